@@ -1,0 +1,140 @@
+"""JSON API v1 (read endpoints) and ``/healthz``."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import jsonify
+from flask import request
+from flask import url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy import text
+
+from kb import search
+from kb.entries.services import entry_record
+from kb.entries.services import get_readable_entry
+from kb.entries.services import list_entries
+from kb.errors import error_response
+from kb.extensions import db
+from kb.models import ENTRY_KINDS
+from kb.models import Category
+from kb.models import ClauseType
+from kb.models import Play
+from kb.pagination import PageArgumentError
+from kb.pagination import page_args
+from kb.seed import phases
+
+bp = Blueprint("api", __name__)
+
+
+class BadParameter(ValueError):
+    """A query parameter the API cannot use (answered with 400 JSON)."""
+
+
+@bp.errorhandler(BadParameter)
+@bp.errorhandler(PageArgumentError)
+def _bad_parameter(exc: ValueError) -> ResponseReturnValue:
+    return error_response(400, str(exc))
+
+
+def _url(entry_id: int) -> str:
+    return url_for("entries.detail", entry_id=entry_id, _external=True)
+
+
+def _entry_filters(args: Any) -> dict[str, Any]:
+    kind = args.get("kind") or None
+    if kind and kind not in ENTRY_KINDS:
+        raise BadParameter("kind must be lesson or snippet")
+    play = args.get("play") or None
+    if play is not None:
+        if not play.isdigit() or not 1 <= int(play) <= 8:
+            raise BadParameter("play must be a number from 1 to 8")
+        play = int(play)
+    since = args.get("updated_since") or None
+    if since is not None:
+        try:
+            since = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadParameter("updated_since must be an ISO 8601 date or time") from None
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return {
+        "kind": kind,
+        "category": args.get("category") or None,
+        "play": play,
+        "tag": args.get("tag") or None,
+        "updated_since": since,
+    }
+
+
+@bp.get("/api/v1/entries")
+def entries() -> ResponseReturnValue:
+    """Readable entries with full records, newest first, paginated and filtered."""
+    page, per_page = page_args(request.args, strict=True)
+    found = list_entries(db.session, page=page, per_page=per_page, **_entry_filters(request.args))
+    return jsonify(
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+        results=[entry_record(entry, url=_url(entry.id)) for entry in found.items],
+    )
+
+
+@bp.get("/api/v1/entries/<int:entry_id>")
+def entry(entry_id: int) -> ResponseReturnValue:
+    """One readable entry."""
+    found = get_readable_entry(db.session, entry_id) or abort(404, "no such entry")
+    return jsonify(entry_record(found, url=_url(found.id)))
+
+
+@bp.get("/api/v1/taxonomy")
+def taxonomy() -> ResponseReturnValue:
+    """The fixed taxonomy: categories, phases, plays and clause types."""
+    session = db.session
+    return jsonify(
+        categories=[
+            {"slug": c.slug, "name": c.name, "description": c.description}
+            for c in session.scalars(select(Category).order_by(Category.position))
+        ],
+        phases=phases(),
+        plays=[
+            {
+                "number": p.number,
+                "title": p.title,
+                "phase": p.phase,
+                "summary": p.summary,
+                "parallel_with": p.parallel_with,
+            }
+            for p in session.scalars(select(Play).order_by(Play.number))
+        ],
+        clause_types=[
+            {
+                "slug": t.slug,
+                "name": t.name,
+                "group": t.group,
+                "requirement": t.requirement,
+                "description": t.description,
+            }
+            for t in session.scalars(select(ClauseType).order_by(ClauseType.position))
+        ],
+    )
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Database and index state as JSON; 503 when either is unusable."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = {"ok": True}
+    except Exception as exc:
+        db.session.rollback()
+        database = {"ok": False, "error": type(exc).__name__}
+    index = search.status()
+    ok = database["ok"] and "error" not in index
+    response = jsonify(status="ok" if ok else "error", database=database, index=index)
+    response.status_code = 200 if ok else 503
+    return response

@@ -1,0 +1,1 @@
+"""Importing entry records (JSON Lines now; more formats with the import issue)."""

@@ -1,0 +1,276 @@
+"""ORM models: the entry, its taxonomy, revisions, users, audit and the search outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import CheckConstraint
+from sqlalchemy import Column
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Table
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+from sqlalchemy.types import TypeDecorator
+
+from kb.extensions import db
+
+ENTRY_KINDS = ("lesson", "snippet")
+ENTRY_STATUSES = ("draft", "in_review", "changes_requested", "published", "archived")
+POSITIONS = ("standard", "fallback", "avoid")
+ROLES = ("contributor", "curator", "admin")
+SYSTEM_USERNAME = "kb"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_uid() -> str:
+    """A fresh entry uid."""
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use kb.models.utcnow()")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+entry_categories = Table(
+    "entry_categories",
+    db.metadata,
+    Column("entry_id", ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True),
+    Column("category_id", ForeignKey("categories.id"), primary_key=True),
+)
+entry_plays = Table(
+    "entry_plays",
+    db.metadata,
+    Column("entry_id", ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True),
+    Column("play_number", ForeignKey("plays.number"), primary_key=True),
+)
+entry_tags = Table(
+    "entry_tags",
+    db.metadata,
+    Column("entry_id", ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id"), primary_key=True),
+)
+
+
+class Category(db.Model):
+    """One of the six fixed lesson categories."""
+
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Play(db.Model):
+    """One of the eight numbered Data-Sharing Plays."""
+
+    __tablename__ = "plays"
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    parallel_with: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class ClauseType(db.Model):
+    """A field of the BUCP form; the type of a reusable snippet."""
+
+    __tablename__ = "clause_types"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    group: Mapped[str] = mapped_column(String(32))
+    requirement: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Tag(db.Model):
+    """A free tag, normalised (lower case, hyphens), created on first use."""
+
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Program(db.Model):
+    """An organisational unit of this department; created on first use."""
+
+    __tablename__ = "programs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Department(db.Model):
+    """A peer department (data provider or recipient), a lookup row, not a tenant."""
+
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    abbreviation: Mapped[str] = mapped_column(String(32), default="")
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class User(db.Model):
+    """A person who signs in, or the system user ``kb`` (never signs in)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('contributor', 'curator', 'admin')", name="role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), default="contributor")
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    program: Mapped[Program | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        """The name shown on pages."""
+        return self.display_name or self.username
+
+
+class Entry(db.Model):
+    """A lesson learned or a reusable BUCP snippet.
+
+    The columns hold the newest revision's content; ``published_revision`` names the
+    revision readers see (equal to ``version`` unless an edit awaits approval).
+    """
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('lesson', 'snippet')", name="kind"),
+        CheckConstraint(
+            "status IN ('draft', 'in_review', 'changes_requested', 'published', 'archived')",
+            name="status",
+        ),
+        CheckConstraint("position IN ('standard', 'fallback', 'avoid')", name="position"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text)
+    benefit: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[str] = mapped_column(Text, default="")
+    clause_type_id: Mapped[int | None] = mapped_column(ForeignKey("clause_types.id"), index=True)
+    position: Mapped[str] = mapped_column(String(16), default="standard")
+    usage_notes: Mapped[str] = mapped_column(Text, default="")
+    citations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    source: Mapped[str] = mapped_column(String(500), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    published_revision: Mapped[int | None] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    clause_type: Mapped[ClauseType | None] = relationship()
+    program: Mapped[Program | None] = relationship()
+    author: Mapped[User] = relationship()
+    categories: Mapped[list[Category]] = relationship(
+        secondary=entry_categories, order_by=Category.position
+    )
+    plays: Mapped[list[Play]] = relationship(secondary=entry_plays, order_by=Play.number)
+    tags: Mapped[list[Tag]] = relationship(secondary=entry_tags, order_by=Tag.name)
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="entry", order_by="Revision.number"
+    )
+
+    @property
+    def revision(self) -> int:
+        """The revision number readers see (the published one, else the newest)."""
+        return self.published_revision or self.version
+
+
+class Revision(db.Model):
+    """A full snapshot of an entry's content at one save; never deleted (redaction aside)."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("entry_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    entry: Mapped[Entry] = relationship(back_populates="revisions")
+    editor: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Who did what to which object, and when."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class IndexCounter(db.Model):
+    """One row holding the last outbox sequence number; updating it serialises writers."""
+
+    __tablename__ = "index_counter"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IndexEvent(db.Model):
+    """An outbox row: a searchable object changed (written in the same transaction)."""
+
+    __tablename__ = "index_events"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,124 @@
+"""Full-text search: the only package that imports Whoosh.
+
+Public API: ``init_app``, ``enqueue_index``, ``catch_up``, ``rebuild``, ``status``, ``search``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from kb.extensions import db
+from kb.search import index as _index
+from kb.search.outbox import PENDING
+from kb.search.outbox import enqueue_index
+from kb.search.outbox import ensure_counter
+from kb.search.query import FILTER_PARAMS
+from kb.search.query import SORTS
+from kb.search.query import SearchPage
+from kb.search.query import Visibility
+from kb.search.query import run_search
+
+__all__ = [
+    "FILTER_PARAMS",
+    "SORTS",
+    "SearchPage",
+    "Visibility",
+    "catch_up",
+    "enqueue_index",
+    "ensure_counter",
+    "init_app",
+    "rebuild",
+    "search",
+    "status",
+]
+
+log = logging.getLogger(__name__)
+EXTENSION = "kb.search"
+
+
+def init_app(app: Flask) -> None:
+    """Attach this process's index to the app (opened lazily, on first use)."""
+    in_memory = app.config.get("SEARCH_INDEX_IN_MEMORY")
+    path = None if in_memory else Path(app.config["SEARCH_INDEX_DIR"])
+    app.extensions[EXTENSION] = _index.SearchIndex(path=path)
+
+
+def _state(app: Flask | None = None) -> _index.SearchIndex:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def catch_up(app: Flask | None = None, *, wait: float = _index.WRITER_WAIT_SECONDS) -> int:
+    """Apply pending outbox events to this process's index; returns how many."""
+    app = app or current_app._get_current_object()
+    with Session(db.engine) as session:
+        return _index.catch_up(_state(app), session, wait=wait)
+
+
+def rebuild(app: Flask | None = None) -> int:
+    """Rebuild the index from the database; returns the number of documents."""
+    app = app or current_app._get_current_object()
+    with Session(db.engine) as session:
+        return _index.rebuild(_state(app), session)
+
+
+def status(app: Flask | None = None) -> dict[str, Any]:
+    """How far the index is behind the database (``ok`` is False when behind or unusable)."""
+    app = app or current_app._get_current_object()
+    state = _state(app)
+    try:
+        index = state.open()
+        applied = _index.applied_seq(index)
+        with Session(db.engine) as session:
+            newest = _index.newest_seq(session)
+        documents = _index.document_count(index)
+    except Exception as exc:  # status must report, never raise
+        return {"ok": False, "error": str(exc)}
+    return {
+        "ok": applied >= newest and not state.needs_rebuild,
+        "applied_seq": applied,
+        "newest_seq": newest,
+        "behind": max(newest - applied, 0),
+        "documents": max(documents, 0),
+        "location": str(state.path) if state.path else "memory",
+    }
+
+
+def search(session: Session, **params: Any) -> SearchPage:
+    """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
+    state = _state()
+    index = state.open()
+    if state.needs_rebuild or _index.newest_seq(session) > _index.applied_seq(index):
+        try:
+            catch_up()
+        except Exception:  # searching a slightly stale index beats failing the request
+            log.exception("search index catch-up failed")
+    return run_search(index, **params)
+
+
+@event.listens_for(Session, "after_commit")
+def _catch_up_after_commit(session: Session) -> None:
+    """New content is searchable at once: catch up after a commit that wrote outbox events."""
+    if not session.info.pop(PENDING, False):
+        return
+    try:
+        app = current_app._get_current_object()
+    except RuntimeError:
+        return
+    if EXTENSION not in app.extensions:
+        return
+    try:
+        catch_up(app)
+    except Exception:  # the outbox keeps the events; the next catch-up applies them
+        log.exception("search index catch-up after commit failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(PENDING, None)

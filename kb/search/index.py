@@ -1,0 +1,223 @@
+"""Opening, creating, rebuilding and catching up the Whoosh index (file or in memory)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import RamStorage
+from whoosh.index import Index
+from whoosh.index import LockError
+from whoosh.query import Term
+from whoosh.writing import IndexWriter
+
+from kb.models import Entry
+from kb.models import IndexCounter
+from kb.models import IndexEvent
+from kb.search.schema import META_KEY
+from kb.search.schema import SCHEMA_VERSION
+from kb.search.schema import build_schema
+from kb.search.schema import entry_document
+from kb.search.schema import entry_key
+
+log = logging.getLogger(__name__)
+
+#: How long a web request waits for the writer lock before leaving the work to its holder.
+WRITER_WAIT_SECONDS = 0.5
+BATCH = 500
+
+
+@dataclass
+class SearchIndex:
+    """The open index of one process: where it lives and the index object."""
+
+    path: Path | None
+    index: Index | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Set when the index was (re)created empty and must be filled from the database.
+    needs_rebuild: bool = False
+
+    def open(self) -> Index:
+        """Open the index, creating it (empty, flagged for rebuild) when missing or unusable."""
+        with self.lock:
+            if self.index is None:
+                self.index = self._open_or_create()
+            return self.index
+
+    def _open_or_create(self) -> Index:
+        schema = build_schema()
+        if self.path is None:
+            self.needs_rebuild = True
+            return RamStorage().create_index(schema)
+        self.path.mkdir(parents=True, exist_ok=True)
+        if whoosh_index.exists_in(str(self.path)):
+            try:
+                index = whoosh_index.open_dir(str(self.path))
+                if _stored_meta(index).get("schema_version") == SCHEMA_VERSION:
+                    return index
+                log.warning("search index at %s has an old schema; rebuilding", self.path)
+                index.close()
+            except Exception as exc:  # a corrupt index is rebuilt, never fatal
+                log.warning("search index at %s is unreadable (%s); rebuilding", self.path, exc)
+            shutil.rmtree(self.path)
+            self.path.mkdir(parents=True)
+        else:
+            log.info("creating search index at %s", self.path)
+        self.needs_rebuild = True
+        return whoosh_index.create_in(str(self.path), schema)
+
+
+def _stored_meta(index: Index) -> dict:
+    with index.searcher() as searcher:
+        return dict(searcher.document(key=META_KEY) or {})
+
+
+def applied_seq(index: Index) -> int:
+    """The last outbox sequence number applied to this index (0 when none)."""
+    return int(_stored_meta(index).get("applied_seq") or 0)
+
+
+def document_count(index: Index) -> int:
+    """The number of searchable documents (the state document aside)."""
+    with index.searcher() as searcher:
+        has_meta = searcher.document(key=META_KEY) is not None
+        return searcher.doc_count() - (1 if has_meta else 0)
+
+
+def newest_seq(session: Session) -> int:
+    """The newest outbox sequence number in the database."""
+    return session.scalar(select(IndexCounter.seq).where(IndexCounter.id == 1)) or 0
+
+
+def oldest_kept_seq(session: Session) -> int | None:
+    """The oldest outbox event still kept (older ones were pruned)."""
+    return session.scalar(select(func.min(IndexEvent.seq)))
+
+
+def _write_meta(writer: IndexWriter, seq: int) -> None:
+    writer.update_document(
+        key=META_KEY, entity="meta", applied_seq=seq, schema_version=SCHEMA_VERSION
+    )
+
+
+def _load_entries(session: Session, ids: Iterable[int]) -> list[Entry]:
+    return list(
+        session.scalars(
+            select(Entry)
+            .where(Entry.id.in_(list(ids)))
+            .options(
+                selectinload(Entry.tags),
+                selectinload(Entry.categories),
+                selectinload(Entry.plays),
+                selectinload(Entry.program),
+                selectinload(Entry.clause_type),
+            )
+        )
+    )
+
+
+def rebuild(search_index: SearchIndex, session: Session) -> int:
+    """Refill the index from the database; returns the number of documents written."""
+    index = search_index.open()
+    seq = newest_seq(session)
+    writer = index.writer(timeout=30)
+    count = 0
+    try:
+        writer.delete_by_query(Term("entity", "entry"))
+        last_id = 0
+        while True:
+            ids = list(
+                session.scalars(
+                    select(Entry.id).where(Entry.id > last_id).order_by(Entry.id).limit(BATCH)
+                )
+            )
+            if not ids:
+                break
+            for entry in _load_entries(session, ids):
+                writer.add_document(**entry_document(entry))
+                count += 1
+            last_id = ids[-1]
+            session.expunge_all()
+        _write_meta(writer, seq)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    search_index.needs_rebuild = False
+    return count
+
+
+def _apply(writer: IndexWriter, session: Session, events: list[IndexEvent]) -> None:
+    latest: dict[int, str] = {}
+    for event in events:
+        if event.entity == "entry":
+            latest[event.entity_id] = event.op
+    upserts = [entity_id for entity_id, op in latest.items() if op != "delete"]
+    found = {entry.id: entry for entry in _load_entries(session, upserts)}
+    for entity_id, op in latest.items():
+        entry = found.get(entity_id)
+        if op == "delete" or entry is None:
+            writer.delete_by_term("key", entry_key(entity_id))
+        else:
+            writer.update_document(**entry_document(entry))
+
+
+def catch_up(
+    search_index: SearchIndex, session: Session, *, wait: float = WRITER_WAIT_SECONDS
+) -> int:
+    """Apply outbox events newer than the index's own sequence number.
+
+    Returns the number of events applied; 0 when there was nothing to do or another
+    process holds the writer lock (it applies everything before releasing it).
+    """
+    index = search_index.open()
+    oldest = oldest_kept_seq(session)
+    if search_index.needs_rebuild or (oldest is not None and applied_seq(index) < oldest - 1):
+        rebuild(search_index, session)
+    applied = 0
+    while newest_seq(session) > applied_seq(index):
+        try:
+            writer = index.writer(timeout=wait)
+        except LockError:
+            return applied
+        try:
+            start = seq = applied_seq(index)
+            while True:
+                events = list(
+                    session.scalars(
+                        select(IndexEvent)
+                        .where(IndexEvent.seq > seq)
+                        .order_by(IndexEvent.seq)
+                        .limit(BATCH)
+                    )
+                )
+                if not events:
+                    break
+                _apply(writer, session, events)
+                seq = events[-1].seq
+                applied += len(events)
+                session.expunge_all()
+            if seq != start:
+                _write_meta(writer, seq)
+        except BaseException:
+            writer.cancel()
+            raise
+        if seq == start:
+            # The counter is ahead but its events are gone (pruned): start afresh.
+            writer.cancel()
+            rebuild(search_index, session)
+            return applied
+        writer.commit()
+        # The session may have read an older snapshot; end it so the next check is fresh.
+        session.rollback()
+    return applied
