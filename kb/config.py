@@ -48,7 +48,7 @@ def data_dir_for(overrides: Mapping[str, Any] | None) -> Path:
 def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     """Layer the configuration onto ``app`` (defaults, instance file, environment, overrides)."""
     app.config.from_object(DefaultConfig)
-    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_pyfile(str(Path(app.instance_path) / "config.py"), silent=True)
     app.config.from_prefixed_env("KB")
     if overrides:
         app.config.from_mapping(overrides)

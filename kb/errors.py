@@ -41,8 +41,8 @@ def error_response(code: int, message: str | None = None) -> Response:
 
 def _http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
-    description = exc.description if code in (400, 403, 409, 422, 429) else None
-    return error_response(code, description if description != type(exc).description else None)
+    custom = exc.description != type(exc).description  # a message written for this case
+    return error_response(code, exc.description if custom and code < 500 else None)
 
 
 def _csrf_error(exc: CSRFError) -> Response:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import threading
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -60,21 +62,34 @@ class SearchIndex:
             self.needs_rebuild = True
             return RamStorage().create_index(schema)
         self.path.mkdir(parents=True, exist_ok=True)
-        if whoosh_index.exists_in(str(self.path)):
-            try:
-                index = whoosh_index.open_dir(str(self.path))
-                if _stored_meta(index).get("schema_version") == SCHEMA_VERSION:
-                    return index
-                log.warning("search index at %s has an old schema; rebuilding", self.path)
-                index.close()
-            except Exception as exc:  # a corrupt index is rebuilt, never fatal
-                log.warning("search index at %s is unreadable (%s); rebuilding", self.path, exc)
+        if any(self.path.iterdir()):
+            index = _open_existing(self.path)
+            if index is not None:
+                return index
             shutil.rmtree(self.path)
             self.path.mkdir(parents=True)
         else:
             log.info("creating search index at %s", self.path)
         self.needs_rebuild = True
         return whoosh_index.create_in(str(self.path), schema)
+
+
+def _open_existing(path: Path) -> Index | None:
+    """Open the index at ``path``; ``None`` when it is corrupt or has another schema."""
+    # Whoosh leaves the table-of-contents file open when it cannot read it: silence that
+    # one warning and collect the file here, instead of at some later, random moment.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            index = whoosh_index.open_dir(str(path))
+            if _stored_meta(index).get("schema_version") == SCHEMA_VERSION:
+                return index
+            log.warning("search index at %s has an old schema; rebuilding", path)
+            index.close()
+        except Exception as exc:  # a corrupt index is rebuilt, never fatal
+            log.warning("search index at %s is unusable (%s); rebuilding", path, str(exc))
+        gc.collect()
+    return None
 
 
 def _stored_meta(index: Index) -> dict:

@@ -1,0 +1,104 @@
+"""Fixtures: a seeded app built once per session through the real CLI, and fresh empty apps."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask.testing import FlaskCliRunner
+
+from kb import create_app
+from kb.entries.services import create_entry
+from kb.entries.validation import taxonomy_lookups
+from kb.entries.validation import validate_record
+from kb.extensions import db
+from kb.models import Entry
+from kb.seed import install_taxonomy
+from kb.seed import system_user
+
+
+def _test_config(data_dir: Path, **extra: Any) -> dict[str, Any]:
+    database = os.environ.get("KB_TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'kb.sqlite'}"
+    return {
+        "TESTING": True,
+        "DATA_DIR": str(data_dir),
+        "SQLALCHEMY_DATABASE_URI": database,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def seeded_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """An app whose database was made by ``kb init`` and ``kb seed --demo`` (read-only tests)."""
+    app = create_app(_test_config(tmp_path_factory.mktemp("seeded")))
+    runner = app.test_cli_runner()
+    for args in (["init"], ["seed", "--demo"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.fixture
+def client(seeded_app: Flask) -> FlaskClient:
+    """A client of the seeded app."""
+    return seeded_app.test_client()
+
+
+@pytest.fixture
+def htmx(seeded_app: Flask) -> FlaskClient:
+    """A client of the seeded app that sends the headers of an htmx swap request."""
+    test_client = seeded_app.test_client()
+    test_client.environ_base["HTTP_HX_REQUEST"] = "true"
+    return test_client
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """A fresh app with an empty database (tables and taxonomy only) and an in-memory index."""
+    app = create_app(_test_config(tmp_path, SEARCH_INDEX_IN_MEMORY=True))
+    with app.app_context():
+        db.create_all()
+        install_taxonomy(db.session)
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """A CLI runner for the fresh app."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_entry(app: Flask) -> Callable[..., Entry]:
+    """Create (and commit) an entry in the fresh app; keyword arguments override the record."""
+
+    def make(**overrides: Any) -> Entry:
+        record = {
+            "kind": "lesson",
+            "title": "Start the security review early",
+            "body": "Invite the information security office to the kickoff.",
+            "categories": ["security-reviews"],
+            "status": "published",
+            **overrides,
+        }
+        with app.app_context():
+            clean = validate_record(record, taxonomy_lookups(db.session))
+            entry = create_entry(db.session, clean, author=system_user(db.session))
+            db.session.commit()
+            db.session.refresh(entry)
+            db.session.expunge(entry)
+            return entry
+
+    return make
