@@ -1,4 +1,4 @@
-"""Real-browser fixtures: the seeded app on a local port, driven by Playwright and Debian's chromium.
+"""Real-browser fixtures: the seeded app on a local port, driven by Playwright and chromium.
 
 Without a chromium these tests skip with a reason; with ``CI=true`` a missing browser fails.
 """
