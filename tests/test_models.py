@@ -76,3 +76,12 @@ def test_system_user_cannot_sign_in(app):
         user = db.session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
         assert user.is_system
         assert user.password_hash is None
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
+    from sqlalchemy import text
+
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -189,3 +189,26 @@ def test_vendored_htmx_matches_its_integrity_hash(client):
     response.close()
     assert base64.b64encode(hashlib.sha384(body).digest()).decode() == integrity
     assert b"2.0.11" in body
+
+
+def test_server_errors_are_friendly_pages_without_a_trace(app):
+    def boom():
+        raise RuntimeError("secret internal detail")
+
+    app.add_url_rule("/boom", "boom", boom)
+    app.add_url_rule("/api/v1/boom", "api_boom", boom)
+    client = app.test_client()
+    page = client.get("/boom")
+    assert page.status_code == 500
+    assert "Something went wrong" in _text(page) and "<html" in _text(page)
+    assert "secret internal detail" not in _text(page) and "Traceback" not in _text(page)
+    fragment = client.get("/boom", headers={"HX-Request": "true"})
+    assert fragment.status_code == 500 and "<html" not in _text(fragment)
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500 and api.get_json()["error"]["code"] == 500
+
+
+def test_wrong_method_is_405(client):
+    response = client.post("/api/v1/taxonomy")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == 405

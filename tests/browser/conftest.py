@@ -71,6 +71,7 @@ def page(browser, live_server: str) -> Iterator[object]:
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
+    page.console_errors = errors  # a test expecting an error status may clear it
     page.on(
         "console", lambda message: errors.append(message.text) if message.type == "error" else None
     )
