@@ -19,11 +19,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import cli
     from kb import entries
     from kb import errors
+    from kb import finder
     from kb import search
     from kb import web
     from kb.extensions import csrf
     from kb.extensions import db
     from kb.extensions import migrate
+    from kb.finder import searchlog
 
     app = Flask(
         __name__,
@@ -36,10 +38,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "kb" / "migrations"))
     web.init_app(app)
-    for blueprint in (browse.bp, entries.bp, api.bp):
+    for blueprint in (browse.bp, entries.bp, finder.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     errors.init_app(app)
     cli.init_app(app)
     search.init_app(app)
+    searchlog.init_app(app)
     return app

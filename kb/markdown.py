@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -59,3 +61,9 @@ def render_markdown(text: str | None) -> Markup:
         filter_style_properties={"text-align"},
     )
     return Markup(clean)
+
+
+def markdown_to_text(text: str | None) -> str:
+    """The plain text of a Markdown document (for search snippets): no markup, no HTML."""
+    html = _md.render(text or "")
+    return unescape(nh3.clean(html, tags=set())).strip()

@@ -274,3 +274,14 @@ class IndexEvent(db.Model):
     entity_id: Mapped[int] = mapped_column(Integer)
     op: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SearchLog(db.Model):
+    """A settled search: its query, filters and result count (no user); kept 90 days."""
+
+    __tablename__ = "search_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    query: Mapped[str] = mapped_column(String(256), default="")
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    results: Mapped[int] = mapped_column(Integer, default=0)

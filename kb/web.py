@@ -13,6 +13,7 @@ from flask import url_for
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.datastructures import MultiDict
 
+from kb.finder.views import search_url
 from kb.markdown import render_markdown
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -72,3 +73,4 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.add_template_filter(render_markdown, "markdown")
     app.add_template_global(url_with)
+    app.add_template_global(search_url)

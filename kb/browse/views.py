@@ -8,17 +8,11 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from kb.browse import services
-from kb.entries.services import entries_by_ids
 from kb.entries.services import list_entries
 from kb.entries.validation import normalise_tag
 from kb.extensions import db
 from kb.htmx import render
-from kb.pagination import Page
 from kb.pagination import page_args
-from kb.search import FILTER_PARAMS
-from kb.search import SORTS
-from kb.search import search as run_search
-from kb.search.query import MAX_QUERY_CHARS
 
 bp = Blueprint("browse", __name__)
 
@@ -66,27 +60,3 @@ def tag(tag: str) -> ResponseReturnValue:
     page, per_page = page_args(request.args)
     entries = list_entries(db.session, tag=name, page=page, per_page=per_page)
     return render("browse/tag.html", "entries/_list.html", tag=name, entries=entries)
-
-
-@bp.get("/search")
-def search() -> ResponseReturnValue:
-    """Full-text search with filters; the results list is the htmx fragment."""
-    page, per_page = page_args(request.args)
-    sort = request.args.get("sort", "relevance")
-    filters = {name: request.args.getlist(name) for name in FILTER_PARAMS if request.args.get(name)}
-    result = run_search(
-        db.session,
-        q=request.args.get("q", ""),
-        filters=filters,
-        sort=sort if sort in SORTS else "relevance",
-        page=page,
-        per_page=per_page,
-    )
-    entries = Page(entries_by_ids(db.session, result.ids), result.total, result.page, per_page)
-    return render(
-        "browse/search.html",
-        "browse/_results.html",
-        result=result,
-        entries=entries,
-        max_query=MAX_QUERY_CHARS,
-    )

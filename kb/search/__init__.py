@@ -6,6 +6,8 @@ Public API: ``init_app``, ``enqueue_index``, ``catch_up``, ``rebuild``, ``status
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +15,33 @@ from flask import Flask
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from whoosh.index import Index
 
 from kb.extensions import db
 from kb.search import index as _index
 from kb.search.outbox import PENDING
 from kb.search.outbox import enqueue_index
 from kb.search.outbox import ensure_counter
+from kb.search.outbox import prune_events
 from kb.search.query import FILTER_PARAMS
+from kb.search.query import MAX_QUERY_CHARS
+from kb.search.query import MAX_QUERY_TERMS
+from kb.search.query import PREFIXES
 from kb.search.query import SORTS
+from kb.search.query import FacetValue
 from kb.search.query import SearchPage
 from kb.search.query import Visibility
+from kb.search.query import related as _related
 from kb.search.query import run_search
 
 __all__ = [
     "FILTER_PARAMS",
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_TERMS",
+    "PREFIXES",
     "SORTS",
+    "FacetValue",
+    "related",
     "SearchPage",
     "Visibility",
     "catch_up",
@@ -41,6 +55,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 EXTENSION = "kb.search"
+PRUNE_EVERY_SECONDS = 3600
 
 
 def init_app(app: Flask) -> None:
@@ -55,17 +70,31 @@ def _state(app: Flask | None = None) -> _index.SearchIndex:
 
 
 def catch_up(app: Flask | None = None, *, wait: float = _index.WRITER_WAIT_SECONDS) -> int:
-    """Apply pending outbox events to this process's index; returns how many."""
+    """Apply pending outbox events to this process's index; returns how many.
+
+    At most once an hour per process, events past their retention are pruned first.
+    """
     app = app or current_app._get_current_object()
+    state = _state(app)
     with Session(db.engine) as session:
-        return _index.catch_up(_state(app), session, wait=wait)
+        if time.monotonic() - state.pruned_at > PRUNE_EVERY_SECONDS:
+            state.pruned_at = time.monotonic()
+            prune_events(session, int(app.config["INDEX_EVENT_RETENTION_DAYS"]))
+            session.commit()
+        return _index.catch_up(state, session, wait=wait)
 
 
-def rebuild(app: Flask | None = None) -> int:
+def rebuild(app: Flask | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Rebuild the index from the database; returns the number of documents."""
     app = app or current_app._get_current_object()
     with Session(db.engine) as session:
-        return _index.rebuild(_state(app), session)
+        return _index.rebuild(_state(app), session, progress=progress)
+
+
+def entry_count() -> int:
+    """How many entries the database holds (the length of a rebuild)."""
+    with Session(db.engine) as session:
+        return _index.entry_count(session)
 
 
 def status(app: Flask | None = None) -> dict[str, Any]:
@@ -90,8 +119,7 @@ def status(app: Flask | None = None) -> dict[str, Any]:
     }
 
 
-def search(session: Session, **params: Any) -> SearchPage:
-    """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
+def _fresh_index(session: Session) -> Index:
     state = _state()
     index = state.open()
     if state.needs_rebuild or _index.newest_seq(session) > _index.applied_seq(index):
@@ -99,7 +127,17 @@ def search(session: Session, **params: Any) -> SearchPage:
             catch_up()
         except Exception:  # searching a slightly stale index beats failing the request
             log.exception("search index catch-up failed")
-    return run_search(index, **params)
+    return index
+
+
+def search(session: Session, **params: Any) -> SearchPage:
+    """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
+    return run_search(_fresh_index(session), **params)
+
+
+def related(session: Session, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
+    """Ids of up to ``limit`` entries most like this one, that the reader may see."""
+    return _related(_fresh_index(session), entry_id, visibility, limit)
 
 
 @event.listens_for(Session, "after_commit")

@@ -7,6 +7,7 @@ import logging
 import shutil
 import threading
 import warnings
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -48,6 +49,8 @@ class SearchIndex:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Set when the index was (re)created empty and must be filled from the database.
     needs_rebuild: bool = False
+    #: ``time.monotonic()`` of the last pruning of old outbox events (never: -inf).
+    pruned_at: float = float("-inf")
 
     def open(self) -> Index:
         """Open the index, creating it (empty, flagged for rebuild) when missing or unusable."""
@@ -141,7 +144,14 @@ def _load_entries(session: Session, ids: Iterable[int]) -> list[Entry]:
     )
 
 
-def rebuild(search_index: SearchIndex, session: Session) -> int:
+def entry_count(session: Session) -> int:
+    """The number of entries in the database."""
+    return session.scalar(select(func.count(Entry.id))) or 0
+
+
+def rebuild(
+    search_index: SearchIndex, session: Session, progress: Callable[[int], None] | None = None
+) -> int:
     """Refill the index from the database; returns the number of documents written."""
     index = search_index.open()
     seq = newest_seq(session)
@@ -161,6 +171,8 @@ def rebuild(search_index: SearchIndex, session: Session) -> int:
             for entry in _load_entries(session, ids):
                 writer.add_document(**entry_document(entry))
                 count += 1
+            if progress:
+                progress(len(ids))
             last_id = ids[-1]
             session.expunge_all()
         _write_meta(writer, seq)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -55,3 +57,13 @@ def enqueue_index(session: Session, kind: str, ids: Iterable[int], op: str = "up
         ],
     )
     session.info[PENDING] = True
+
+
+def prune_events(session: Session, days: int) -> int:
+    """Delete outbox events older than ``days``; returns how many.
+
+    An index that has not applied events this old any more is rebuilt on its next catch-up.
+    """
+    cutoff = utcnow() - timedelta(days=days)
+    result = session.execute(delete(IndexEvent).where(IndexEvent.created_at < cutoff))
+    return result.rowcount or 0

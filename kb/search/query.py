@@ -1,25 +1,39 @@
-"""Turning a user's query and filters into ranked entry ids."""
+"""Turning a user's query and filters into ranked entry ids, facet counts and highlights.
+
+Query language: plain words (all must match; when nothing matches, any may), ``"phrases"``,
+``-exclusion``, ``OR``, ``prefix*``, field prefixes (``kind:`` ``category:`` ``play:``
+``type:`` ``program:`` ``tag:``), and typo tolerance: a word that appears nowhere in the
+index is replaced by its closest indexed word, and the response suggests the corrected query.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 
+from whoosh import highlight
 from whoosh import qparser
+from whoosh import sorting
 from whoosh.index import Index
 from whoosh.query import And
 from whoosh.query import Every
+from whoosh.query import NullQuery
 from whoosh.query import Or
 from whoosh.query import Query
 from whoosh.query import Term
+from whoosh.searching import Searcher
+
+from kb.search.schema import NO_VALUE
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TERMS = 16
 TEXT_FIELDS = ["title", "summary", "body", "benefit", "tags"]
-#: URL parameter → index field (DESIGN §6 search parameters).
+STEMMED_FIELDS = ("title", "summary", "body", "benefit")
+#: URL parameter → index field (DESIGN §6 search parameters); also the facet keys.
 FILTER_FIELDS = {
     "kind": "kind",
     "category": "categories",
@@ -29,7 +43,18 @@ FILTER_FIELDS = {
     "tag": "tags",
 }
 FILTER_PARAMS = tuple(FILTER_FIELDS)
+#: Query prefixes users type → index field.
+PREFIXES = {
+    "kind": "kind",
+    "category": "categories",
+    "play": "plays",
+    "type": "clause_type",
+    "program": "program",
+    "tag": "tags",
+}
 SORTS = ("relevance", "newest", "verified")
+FACET_LIMIT = 12
+_WORD = re.compile(r"[A-Za-z][A-Za-z']+")
 
 
 @dataclass(frozen=True)
@@ -41,6 +66,15 @@ class Visibility:
 
 
 @dataclass
+class FacetValue:
+    """One value of a facet with the number of matching entries."""
+
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass
 class SearchPage:
     """One page of ranked entry ids, and how the query was matched."""
 
@@ -49,9 +83,14 @@ class SearchPage:
     total: int
     page: int
     per_page: int
+    sort: str = "relevance"
     match: str = "all"
     truncated: bool = False
+    suggestion: str | None = None
+    corrected: bool = False
     scores: dict[int, float] = field(default_factory=dict)
+    highlights: dict[int, list[str]] = field(default_factory=dict)
+    facets: dict[str, list[FacetValue]] | None = None
 
     @property
     def pages(self) -> int:
@@ -69,32 +108,133 @@ def clean_query(text: str) -> tuple[str, bool]:
     return cut, cut != text
 
 
-def _parse(index: Index, text: str, group: type) -> Query:
+def _parser(index: Index, group: type) -> qparser.QueryParser:
     parser = qparser.MultifieldParser(TEXT_FIELDS, index.schema, group=group)
+    parser.remove_plugin_class(qparser.BoostPlugin)
+    parser.remove_plugin_class(qparser.RangePlugin)
+    parser.add_plugin(qparser.PlusMinusPlugin())
+    aliases = {target: [alias] for alias, target in PREFIXES.items() if alias != target}
+    parser.add_plugin(qparser.FieldAliasPlugin(aliases))
+    return parser
+
+
+def _plain(text: str) -> str:
+    """The query reduced to plain words (the fallback for text the parser cannot use)."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def parse(index: Index, text: str, group: type = qparser.AndGroup) -> Query:
+    """Parse query text; a malformed query is searched as plain words, never an error."""
     try:
-        return parser.parse(text)
-    except Exception:  # a malformed query is searched as plain words
-        words = " ".join("".join(ch for ch in text if ch.isalnum() or ch.isspace()).split())
-        return parser.parse(words)
+        query = _parser(index, group).parse(text)
+    except Exception:
+        query = NullQuery
+    if query is NullQuery:
+        plain = _plain(text)
+        query = _parser(index, group).parse(plain) if plain else NullQuery
+    return query
 
 
-def _filter(filters: Mapping[str, Sequence[str]], visibility: Visibility) -> Query:
+def _known(searcher: Searcher, stem: str) -> bool:
+    reader = searcher.reader()
+    return any(reader.doc_frequency(name, stem) for name in STEMMED_FIELDS)
+
+
+def correct(index: Index, searcher: Searcher, text: str, query: Query) -> tuple[Query, str | None]:
+    """Replace words found nowhere in the index by their closest indexed word.
+
+    Returns the corrected query and the corrected query text (``None`` when nothing changed).
+    """
+    analyzer = index.schema["body"].analyzer
+    searched = {text for name, text in query.iter_all_terms() if name in STEMMED_FIELDS}
+    corrector = searcher.corrector("words")
+    suggestion = text
+    for word in dict.fromkeys(_WORD.findall(text)):
+        stems = [token.text for token in analyzer(word)]
+        if len(stems) != 1 or stems[0] not in searched or _known(searcher, stems[0]):
+            continue
+        maxdist = 1 if len(word) <= 4 else 2
+        found = corrector.suggest(word.lower(), limit=1, maxdist=maxdist, prefix=1)
+        if not found:
+            continue
+        [fixed] = [token.text for token in analyzer(found[0])] or [stems[0]]
+        for name in STEMMED_FIELDS:
+            query = query.replace(name, stems[0], fixed)
+        suggestion = re.sub(rf"\b{re.escape(word)}\b", found[0], suggestion)
+    return query, (suggestion if suggestion != text else None)
+
+
+def visibility_filter(visibility: Visibility) -> Query:
+    """The entries this searcher may see (applied inside the search so counts are honest)."""
     parts: list[Query] = [Term("entity", "entry")]
-    for param, values in filters.items():
-        field_name = FILTER_FIELDS[param]
-        terms = [
-            Term(field_name, str(value).lower() if field_name != "plays" else str(value))
-            for value in values
-            if str(value)
-        ]
-        if terms:
-            parts.append(Or(terms))
     if not visibility.see_all:
         readable: list[Query] = [Term("status", "published")]
         if visibility.user_id is not None:
-            readable.append(Term("author", str(visibility.user_id)))
+            readable.append(
+                And([Term("author", str(visibility.user_id)), ~Term("status", "archived")])
+            )
         parts.append(Or(readable))
     return And(parts)
+
+
+def _filter_query(filters: Mapping[str, Sequence[str]], skip: str | None = None) -> list[Query]:
+    parts = []
+    for param, values in filters.items():
+        if param == skip:
+            continue
+        name = FILTER_FIELDS[param]
+        terms = [Term(name, str(value).lower()) for value in values if str(value).strip()]
+        if terms:
+            parts.append(Or(terms))
+    return parts
+
+
+def _facets(
+    searcher: Searcher,
+    query: Query,
+    visible: Query,
+    filters: Mapping[str, Sequence[str]],
+) -> dict[str, list[FacetValue]]:
+    """Counts per facet value; a facet's own selection is left out of its counts (OR within)."""
+    groups: dict[str, dict[str, int]] = {}
+    unselected = [key for key in FILTER_FIELDS if not filters.get(key)]
+    passes = [(None, unselected)] + [(key, [key]) for key in FILTER_FIELDS if filters.get(key)]
+    for skip, keys in passes:
+        if not keys:
+            continue
+        facets = sorting.Facets()
+        for key in keys:
+            facets.add_facet(key, sorting.FieldFacet(FILTER_FIELDS[key], allow_overlap=True))
+        results = searcher.search(
+            query,
+            filter=And([visible, *_filter_query(filters, skip)]),
+            groupedby=facets,
+            maptype=sorting.Count,
+            limit=1,
+        )
+        for key in keys:
+            groups[key] = {
+                str(value): count
+                for value, count in results.groups(key).items()
+                if value not in (None, "", NO_VALUE)
+            }
+    out = {}
+    for key in FILTER_FIELDS:
+        chosen = {str(value).lower() for value in filters.get(key, [])}
+        counts = groups.get(key, {})
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:FACET_LIMIT]
+        values = [FacetValue(value, count, value in chosen) for value, count in ranked]
+        values += [
+            FacetValue(value, counts.get(value, 0), True)
+            for value in sorted(chosen - {v.value for v in values})
+        ]
+        out[key] = values
+    return out
+
+
+def _highlights(hit: object) -> list[str]:
+    snippets = [hit.highlights(name, top=2) for name in ("summary", "body")]
+    return [snippet for snippet in snippets if snippet][:2]
 
 
 def run_search(
@@ -106,27 +246,45 @@ def run_search(
     sort: str = "relevance",
     page: int = 1,
     per_page: int = 20,
+    facets: bool = False,
+    highlights: bool = False,
 ) -> SearchPage:
     """Search entries: all terms first; when nothing matches, any term."""
+    filters = {key: list(values) for key, values in (filters or {}).items() if values}
     text, truncated = clean_query(q or "")
-    allowed = _filter(filters or {}, visibility or Visibility())
+    visible = visibility_filter(visibility or Visibility())
+    allowed = And([visible, *_filter_query(filters)])
     sortedby, reverse = None, False
     if sort == "newest" or (sort == "relevance" and not text):
         sortedby, reverse = "updated", True
     elif sort == "verified":
         sortedby, reverse = "verified", True
     with index.searcher() as searcher:
-        match = "all"
-        query: Query = _parse(index, text, qparser.AndGroup) if text else Every()
-        results = searcher.search_page(
-            query, page, pagelen=per_page, filter=allowed, sortedby=sortedby, reverse=reverse
-        )
-        if text and results.total == 0:
-            match = "any"
-            query = _parse(index, text, qparser.OrGroup)
-            results = searcher.search_page(
-                query, page, pagelen=per_page, filter=allowed, sortedby=sortedby, reverse=reverse
+        match, suggestion = "all", None
+        query = parse(index, text) if text else Every()
+        if text:
+            query, suggestion = correct(index, searcher, text, query)
+
+        def run(query: Query) -> object:
+            return searcher.search_page(
+                query,
+                page,
+                pagelen=per_page,
+                filter=allowed,
+                sortedby=sortedby,
+                reverse=reverse,
             )
+
+        results = run(query)
+        if text and results.total == 0:
+            fallback = parse(index, text, qparser.OrGroup)
+            fallback, _ = correct(index, searcher, text, fallback)
+            any_results = run(fallback)
+            if any_results.total:
+                match, query, results = "any", fallback, any_results
+        if highlights:
+            results.results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
+            results.results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
         hits = list(results)
         return SearchPage(
             query=text,
@@ -134,7 +292,24 @@ def run_search(
             total=results.total,
             page=results.pagenum,
             per_page=per_page,
+            sort=sort,
             match=match,
             truncated=truncated,
+            suggestion=suggestion,
+            corrected=suggestion is not None,
             scores={hit["id"]: float(hit.score or 0.0) for hit in hits},
+            highlights={hit["id"]: _highlights(hit) for hit in hits} if highlights else {},
+            facets=_facets(searcher, query, visible, filters) if facets else None,
         )
+
+
+def related(index: Index, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
+    """Entries most like this one (by the words of its title, summary and body)."""
+    with index.searcher() as searcher:
+        docnum = searcher.document_number(key=f"entry:{entry_id}")
+        if docnum is None:
+            return []
+        hits = searcher.more_like(
+            docnum, "body", top=limit, numterms=25, filter=visibility_filter(visibility)
+        )
+        return [hit["id"] for hit in hits]

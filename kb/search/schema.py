@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from whoosh.analysis import LowercaseFilter
+from whoosh.analysis import RegexTokenizer
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import DATETIME
 from whoosh.fields import ID
@@ -12,10 +15,11 @@ from whoosh.fields import NUMERIC
 from whoosh.fields import TEXT
 from whoosh.fields import Schema
 
+from kb.markdown import markdown_to_text
 from kb.models import Entry
 
 #: Bump when the schema changes: an index with another version is rebuilt on open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 #: The key of the one document that records the index's own state.
 META_KEY = "meta:index"
 
@@ -27,23 +31,34 @@ def build_schema() -> Schema:
         key=ID(stored=True, unique=True),
         entity=ID(stored=True),
         id=NUMERIC(stored=True, bits=64),
-        kind=ID,
+        kind=KEYWORD(lowercase=True, vector=True),
         status=ID,
         author=ID,
-        title=TEXT(analyzer=text, field_boost=3.0, stored=True),
-        summary=TEXT(analyzer=text, field_boost=1.5, stored=True),
+        title=TEXT(analyzer=text, field_boost=4.0, stored=True),
+        summary=TEXT(analyzer=text, field_boost=2.0, stored=True),
         body=TEXT(analyzer=text, stored=True),
-        benefit=TEXT(analyzer=text),
-        clause_type=KEYWORD(commas=True, lowercase=True),
-        tags=KEYWORD(commas=True, lowercase=True, scorable=True),
-        categories=KEYWORD(commas=True, lowercase=True),
-        plays=KEYWORD(commas=True),
-        program=KEYWORD(commas=True, lowercase=True),
+        benefit=TEXT(analyzer=text, field_boost=0.8),
+        # Unstemmed words of every text field: the vocabulary for typo correction.
+        words=TEXT(analyzer=RegexTokenizer() | LowercaseFilter(), phrase=False),
+        clause_type=KEYWORD(commas=True, lowercase=True, vector=True),
+        tags=KEYWORD(commas=True, lowercase=True, scorable=True, vector=True, field_boost=2.0),
+        categories=KEYWORD(commas=True, lowercase=True, vector=True),
+        plays=KEYWORD(commas=True, vector=True),
+        program=KEYWORD(commas=True, lowercase=True, vector=True),
         updated=DATETIME(sortable=True),
         verified=DATETIME(sortable=True),
         applied_seq=NUMERIC(stored=True, bits=64),
         schema_version=NUMERIC(stored=True),
     )
+
+
+#: Stands in for "no value" in keyword fields: Whoosh keeps no term vector for an empty
+#: field, and facet counting reads the vectors. Never shown (facets drop it).
+NO_VALUE = "_none"
+
+
+def _keywords(values: Iterable[str]) -> str:
+    return ",".join(values) or NO_VALUE
 
 
 def entry_key(entry_id: int) -> str:
@@ -63,14 +78,29 @@ def entry_document(entry: Entry) -> dict[str, Any]:
         "title": entry.title,
         "summary": entry.summary or "",
         "body": "\n\n".join(
-            part for part in (entry.body, entry.context, entry.usage_notes) if part
+            markdown_to_text(part)
+            for part in (entry.body, entry.context, entry.usage_notes)
+            if part
         ),
-        "benefit": entry.benefit or "",
-        "tags": ",".join(tag.name for tag in entry.tags),
-        "categories": ",".join(category.slug for category in entry.categories),
-        "plays": ",".join(str(play.number) for play in entry.plays),
-        "program": entry.program.name if entry.program else "",
-        "clause_type": entry.clause_type.slug if entry.clause_type else "",
+        "benefit": markdown_to_text(entry.benefit),
+        "words": " ".join(
+            part
+            for part in (
+                entry.title,
+                entry.summary,
+                entry.body,
+                entry.benefit,
+                entry.context,
+                entry.usage_notes,
+                " ".join(tag.name for tag in entry.tags),
+            )
+            if part
+        ),
+        "tags": _keywords(tag.name for tag in entry.tags),
+        "categories": _keywords(category.slug for category in entry.categories),
+        "plays": _keywords(str(play.number) for play in entry.plays),
+        "program": _keywords([entry.program.name] if entry.program else []),
+        "clause_type": _keywords([entry.clause_type.slug] if entry.clause_type else []),
         "updated": entry.updated_at.replace(tzinfo=None),
     }
     if entry.verified_at:

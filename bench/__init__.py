@@ -1,0 +1,1 @@
+"""Benchmarks for the BUCP Knowledge Base (not part of the test suite; see bench/README.md)."""
