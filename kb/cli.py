@@ -181,7 +181,8 @@ def index_sync() -> None:
 @with_appcontext
 def index_rebuild() -> None:
     """Rebuild the index from the database."""
-    count = search.rebuild(current_app)
+    with click.progressbar(length=search.entry_count(), label="Indexing", file=sys.stderr) as bar:
+        count = search.rebuild(current_app, progress=bar.update)
     click.echo(f"Rebuilt the search index: {count} entries.")
 
 

@@ -67,8 +67,8 @@ def test_stemming_and_any_term_fallback(app):
         assert search.search(db.session, q="transfers approved").ids == [entry.id]
         fallback = search.search(db.session, q="transfer zebra")
         assert fallback.match == "any" and fallback.ids == [entry.id]
-        assert search.search(db.session, q='"method before"').ids == [entry.id]
-        assert search.search(db.session, q='"before method"').ids == []
+        assert search.search(db.session, q='"secure file exchange"').ids == [entry.id]
+        assert search.search(db.session, q='"file secure exchange"').ids == []
 
 
 def test_filters_and_visibility(app):
@@ -113,3 +113,167 @@ def test_a_corrupt_index_is_rebuilt_on_open(tmp_path):
         db.engine.dispose()
     with app.app_context():
         db.engine.dispose()
+
+
+def test_archived_entry_disappears_for_readers(app):
+    with app.app_context():
+        entry = _create()
+        db.session.commit()
+        entry.status = "archived"
+        search.enqueue_index(db.session, "entry", [entry.id])
+        db.session.commit()
+        assert search.search(db.session, q="transfer").total == 0
+        curator = search.Visibility(user_id=999, see_all=True)
+        assert search.search(db.session, q="transfer", visibility=curator).ids == [entry.id]
+
+
+def test_delete_event_removes_the_document(app):
+    with app.app_context():
+        entry = _create()
+        db.session.commit()
+        search.enqueue_index(db.session, "entry", [entry.id], op="delete")
+        db.session.commit()
+        assert search.status(app)["documents"] == 0
+
+
+def test_authors_see_their_own_drafts(app):
+    with app.app_context():
+        draft = _create(status="draft")
+        db.session.commit()
+        author = search.Visibility(user_id=draft.author_id)
+        assert search.search(db.session, q="transfer", visibility=author).ids == [draft.id]
+        assert search.search(db.session, q="transfer").total == 0
+        other = search.Visibility(user_id=draft.author_id + 100)
+        assert search.search(db.session, q="transfer", visibility=other).total == 0
+
+
+def test_two_app_instances_on_one_database_see_each_others_writes(tmp_path):
+    """Two servers: one database, each its own index, catching up from the outbox."""
+    database = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    first = create_app(
+        {"DATA_DIR": str(tmp_path / "a"), "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database}
+    )
+    second = create_app(
+        {"DATA_DIR": str(tmp_path / "b"), "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database}
+    )
+    with first.app_context():
+        db.create_all()
+        install_taxonomy(db.session)
+        db.session.commit()
+    with second.app_context():
+        assert search.search(db.session, q="transfer").total == 0
+    with first.app_context():
+        written_by_first = _create().id
+        db.session.commit()
+    with second.app_context():
+        assert search.search(db.session, q="transfer").ids == [written_by_first]
+        written_by_second = _create(title="Transfer schedules belong in the BUCP").id
+        db.session.commit()
+    with first.app_context():
+        found = search.search(db.session, q="transfer").ids
+        assert sorted(found) == sorted([written_by_first, written_by_second])
+        db.engine.dispose()
+    with second.app_context():
+        db.engine.dispose()
+
+
+def test_old_events_are_pruned_and_a_stale_index_is_rebuilt(app):
+    from datetime import timedelta
+
+    from kb.models import utcnow
+    from kb.search.outbox import prune_events
+
+    with app.app_context():
+        entry = _create()
+        db.session.info.pop(PENDING)
+        db.session.commit()
+        db.session.execute(
+            IndexEvent.__table__.update().values(created_at=utcnow() - timedelta(days=31))
+        )
+        assert prune_events(db.session, 30) == 1
+        db.session.commit()
+        # the index never applied the pruned event: it is rebuilt, so nothing is lost
+        assert search.search(db.session, q="transfer").ids == [entry.id]
+        assert search.status(app)["ok"]
+
+
+def test_rebuild_reports_progress(app, runner):
+    with app.app_context():
+        for n in range(3):
+            _create(title=f"Lesson number {n}")
+        db.session.commit()
+    result = runner.invoke(args=["index", "rebuild"])
+    assert result.exit_code == 0
+    assert "Rebuilt the search index: 3 entries." in result.output
+
+
+def test_facet_counts_are_honest_and_or_within_a_parameter(app):
+    with app.app_context():
+        _create()
+        _create(
+            kind="snippet",
+            clause_type="data-transfer-management",
+            categories=[],
+            title="Transfer by SFTP",
+            tags=["sftp"],
+        )
+        _create(status="draft", title="Draft transfer note")
+        db.session.commit()
+        page = search.search(db.session, q="transfer", facets=True)
+        kinds = {value.value: value.count for value in page.facets["kind"]}
+        assert kinds == {"lesson": 1, "snippet": 1}  # the draft is not counted
+        only_lessons = search.search(
+            db.session, q="transfer", facets=True, filters={"kind": ["lesson"]}
+        )
+        assert only_lessons.total == 1
+        kinds = {(v.value, v.selected): v.count for v in only_lessons.facets["kind"]}
+        assert kinds == {("lesson", True): 1, ("snippet", False): 1}  # own selection left out
+        both = search.search(db.session, q="transfer", filters={"kind": ["lesson", "snippet"]})
+        assert both.total == 2
+        anded = search.search(
+            db.session, q="transfer", filters={"kind": ["lesson"], "tag": ["sftp"]}
+        )
+        assert anded.total == 0
+
+
+def test_query_language(app):
+    with app.app_context():
+        lesson = _create()
+        snippet = _create(
+            kind="snippet",
+            clause_type="data-transfer-management",
+            categories=[],
+            title="Quarterly SFTP transfer",
+            body="Files move each quarter.",
+            tags=["sftp"],
+            plays=[8],
+            program="Healthy Habits",
+        )
+        db.session.commit()
+
+        def ids(q):
+            return sorted(search.search(db.session, q=q).ids)
+
+        assert ids("transfer") == sorted([lesson.id, snippet.id])
+        assert ids("transfer -quarterly") == [lesson.id]
+        assert ids("quarterly OR approval") == sorted([lesson.id, snippet.id])
+        assert ids("kind:snippet") == [snippet.id]
+        assert ids("type:data-transfer-management") == [snippet.id]
+        assert ids("play:8") == [snippet.id]
+        assert ids("tag:sftp") == [snippet.id]
+        assert ids("category:data-fulfillment") == [lesson.id]
+        assert ids('program:"Healthy Habits"') == [snippet.id]
+        assert ids("quart*") == [snippet.id]
+        typo = search.search(db.session, q="quartrly")
+        assert typo.ids == [snippet.id] and typo.suggestion == "quarterly"
+
+
+def test_highlights_escape_everything_but_mark(app):
+    with app.app_context():
+        _create(body="Use <b>bold</b> & the transfer <script>alert(1)</script> plan.")
+        db.session.commit()
+        [passages] = search.search(db.session, q="transfer", highlights=True).highlights.values()
+        joined = " ".join(passages)
+        assert '<mark class="match term0">transfer</mark>' in joined
+        assert "<script" not in joined and "<b>" not in joined
+        assert "&lt;script&gt;" in joined or "alert" in joined

@@ -21,6 +21,9 @@ from kb.entries.services import get_readable_entry
 from kb.entries.services import list_entries
 from kb.errors import error_response
 from kb.extensions import db
+from kb.finder.services import SearchArgumentError
+from kb.finder.services import find
+from kb.finder.services import parse_search_args
 from kb.models import ENTRY_KINDS
 from kb.models import Category
 from kb.models import ClauseType
@@ -38,6 +41,7 @@ class BadParameter(ValueError):
 
 @bp.errorhandler(BadParameter)
 @bp.errorhandler(PageArgumentError)
+@bp.errorhandler(SearchArgumentError)
 def _bad_parameter(exc: ValueError) -> ResponseReturnValue:
     return error_response(400, str(exc))
 
@@ -81,6 +85,37 @@ def entries() -> ResponseReturnValue:
         page=found.page,
         per_page=found.per_page,
         results=[entry_record(entry, url=_url(entry.id)) for entry in found.items],
+    )
+
+
+@bp.get("/api/v1/search")
+def search_entries() -> ResponseReturnValue:
+    """Full-text search with facets (DESIGN §6 shape); same visibility as the pages."""
+    args = parse_search_args(request.args, strict=True)
+    found = find(db.session, args)
+    result = found.result
+    return jsonify(
+        query=result.query,
+        match=result.match,
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        sort=result.sort,
+        results=[
+            {
+                "id": entry.id,
+                "uid": entry.uid,
+                "kind": entry.kind,
+                "title": entry.title,
+                "summary": entry.summary,
+                "url": _url(entry.id),
+                "score": round(result.scores.get(entry.id, 0.0), 4),
+                "highlights": [str(passage) for passage in found.highlights(entry)],
+            }
+            for entry in found.entries
+        ],
+        facets=found.facets or {},
+        suggestion=result.suggestion,
     )
 
 

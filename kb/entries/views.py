@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from kb.entries.services import get_readable_entry
 from kb.extensions import db
+from kb.finder.services import related_entries
 from kb.htmx import render
 
 bp = Blueprint("entries", __name__, url_prefix="/entries")
@@ -17,4 +18,5 @@ bp = Blueprint("entries", __name__, url_prefix="/entries")
 def detail(entry_id: int) -> ResponseReturnValue:
     """One entry, its Markdown rendered and sanitised."""
     entry = get_readable_entry(db.session, entry_id) or abort(404)
-    return render("entries/detail.html", "entries/_entry.html", entry=entry)
+    related = related_entries(db.session, entry)
+    return render("entries/detail.html", "entries/_entry.html", entry=entry, related=related)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -21,6 +22,7 @@ from kb.models import Program
 from kb.models import User
 from kb.pagination import page_args
 
+log = logging.getLogger(__name__)
 KIND_LABELS = {"lesson": "Lessons", "snippet": "Clauses"}
 FACET_TITLES = {
     "kind": "Kind",
@@ -159,3 +161,15 @@ def find(session: Session, args: SearchArgs, user: User | None = None) -> Found:
     )
     facets = _label_facets(session, result.facets) if result.facets is not None else None
     return Found(args, result, entries_by_ids(session, result.ids), facets)
+
+
+def related_entries(
+    session: Session, entry: Entry, user: User | None = None, limit: int = 5
+) -> list[Entry]:
+    """Up to ``limit`` readable entries most like this one ("more like this")."""
+    try:
+        ids = search.related(session, entry.id, visibility_for(user), limit)
+    except Exception:  # related entries are a nicety: an index problem must not break the page
+        log.exception("related entries for %s failed", entry.id)
+        return []
+    return entries_by_ids(session, ids)

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from flask import Flask
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from whoosh.index import Index
 
+from kb.config import PROJECT_ROOT
 from kb.extensions import db
 from kb.search import index as _index
 from kb.search.outbox import PENDING
@@ -31,8 +33,10 @@ from kb.search.query import SORTS
 from kb.search.query import FacetValue
 from kb.search.query import SearchPage
 from kb.search.query import Visibility
+from kb.search.query import build_thesaurus
 from kb.search.query import related as _related
 from kb.search.query import run_search
+from kb.search.schema import build_schema
 
 __all__ = [
     "FILTER_PARAMS",
@@ -56,13 +60,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 EXTENSION = "kb.search"
 PRUNE_EVERY_SECONDS = 3600
+SYNONYMS_FILE = PROJECT_ROOT / "seed" / "synonyms.yaml"
 
 
 def init_app(app: Flask) -> None:
     """Attach this process's index to the app (opened lazily, on first use)."""
     in_memory = app.config.get("SEARCH_INDEX_IN_MEMORY")
     path = None if in_memory else Path(app.config["SEARCH_INDEX_DIR"])
-    app.extensions[EXTENSION] = _index.SearchIndex(path=path)
+    state = app.extensions[EXTENSION] = _index.SearchIndex(path=path)
+    synonyms = Path(app.config.get("SEARCH_SYNONYMS_FILE") or SYNONYMS_FILE)
+    groups = (
+        yaml.safe_load(synonyms.read_text(encoding="utf-8"))["groups"] if synonyms.exists() else []
+    )
+    state.thesaurus = build_thesaurus(groups, build_schema()["body"].analyzer)
 
 
 def _state(app: Flask | None = None) -> _index.SearchIndex:
@@ -132,7 +142,8 @@ def _fresh_index(session: Session) -> Index:
 
 def search(session: Session, **params: Any) -> SearchPage:
     """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
-    return run_search(_fresh_index(session), **params)
+    index = _fresh_index(session)
+    return run_search(index, thesaurus=_state().thesaurus, **params)
 
 
 def related(session: Session, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:

@@ -51,6 +51,8 @@ class SearchIndex:
     needs_rebuild: bool = False
     #: ``time.monotonic()`` of the last pruning of old outbox events (never: -inf).
     pruned_at: float = float("-inf")
+    #: Word stem → the stems of its synonyms (from the synonyms file).
+    thesaurus: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
     def open(self) -> Index:
         """Open the index, creating it (empty, flagged for rebuild) when missing or unusable."""

@@ -21,8 +21,10 @@ from whoosh import sorting
 from whoosh.index import Index
 from whoosh.query import And
 from whoosh.query import Every
+from whoosh.query import Not
 from whoosh.query import NullQuery
 from whoosh.query import Or
+from whoosh.query import Phrase
 from whoosh.query import Query
 from whoosh.query import Term
 from whoosh.searching import Searcher
@@ -54,7 +56,12 @@ PREFIXES = {
 }
 SORTS = ("relevance", "newest", "verified")
 FACET_LIMIT = 12
+SYNONYM_BOOST = 0.7
+#: "Any word" matching that still ranks entries with more of the words higher.
+ANY_GROUP = qparser.OrGroup.factory(0.9)
 _WORD = re.compile(r"[A-Za-z][A-Za-z']+")
+#: A question mark ending a word ends a question; it is not a one-letter wildcard.
+_QUESTION_MARKS = re.compile(r"\?+(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,10 @@ def _parser(index: Index, group: type) -> qparser.QueryParser:
     parser = qparser.MultifieldParser(TEXT_FIELDS, index.schema, group=group)
     parser.remove_plugin_class(qparser.BoostPlugin)
     parser.remove_plugin_class(qparser.RangePlugin)
-    parser.add_plugin(qparser.PlusMinusPlugin())
+    # "-word" excludes, but the hyphen inside "data-sharing" or "type:data-elements" does not.
+    parser.add_plugin(
+        qparser.PlusMinusPlugin(plusexpr=r"(?:^|(?<=\s))\+", minusexpr=r"(?:^|(?<=\s))-")
+    )
     aliases = {target: [alias] for alias, target in PREFIXES.items() if alias != target}
     parser.add_plugin(qparser.FieldAliasPlugin(aliases))
     return parser
@@ -125,6 +135,7 @@ def _plain(text: str) -> str:
 
 def parse(index: Index, text: str, group: type = qparser.AndGroup) -> Query:
     """Parse query text; a malformed query is searched as plain words, never an error."""
+    text = _QUESTION_MARKS.sub("", text)
     try:
         query = _parser(index, group).parse(text)
     except Exception:
@@ -153,15 +164,78 @@ def correct(index: Index, searcher: Searcher, text: str, query: Query) -> tuple[
         stems = [token.text for token in analyzer(word)]
         if len(stems) != 1 or stems[0] not in searched or _known(searcher, stems[0]):
             continue
-        maxdist = 1 if len(word) <= 4 else 2
-        found = corrector.suggest(word.lower(), limit=1, maxdist=maxdist, prefix=1)
-        if not found:
+        allowed = _allowed_typos(word)
+        if not allowed:
             continue
+        candidates = corrector.suggest(word.lower(), limit=5, maxdist=2, prefix=1)
+        close = [c for c in candidates if _typo_distance(word.lower(), c) <= allowed]
+        if not close:
+            continue
+        found = close[:1]
         [fixed] = [token.text for token in analyzer(found[0])] or [stems[0]]
         for name in STEMMED_FIELDS:
             query = query.replace(name, stems[0], fixed)
         suggestion = re.sub(rf"\b{re.escape(word)}\b", found[0], suggestion)
     return query, (suggestion if suggestion != text else None)
+
+
+def _allowed_typos(word: str) -> int:
+    """How many typos a word may carry: most misspellings are one edit (Damerau, 1964);
+    short words are more likely real words the knowledge base lacks than typos."""
+    return 0 if len(word) <= 4 else 1 if len(word) < 10 else 2
+
+
+def _typo_distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of neighbouring letters as one typo (OSA distance)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, start=1):
+            cost = 0 if char_a == char_b else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+Thesaurus = dict[str, list[tuple[str, ...]]]
+
+
+def build_thesaurus(groups: Sequence[Sequence[str]], analyzer: object) -> Thesaurus:
+    """Map each one-word member's stem to the stems of the other members of its group."""
+    thesaurus: Thesaurus = {}
+    for group in groups:
+        members = [tuple(token.text for token in analyzer(str(member))) for member in group]
+        members = [member for member in members if member]
+        for member in members:
+            if len(member) == 1:
+                others = [other for other in members if other != member]
+                thesaurus.setdefault(member[0], []).extend(others)
+    return thesaurus
+
+
+def expand_synonyms(query: Query, thesaurus: Thesaurus) -> Query:
+    """Let each searched word also match its synonyms (weighted a little lower)."""
+    if not thesaurus:
+        return query
+
+    def expand(node: Query) -> Query:
+        if not isinstance(node, Term) or node.fieldname not in STEMMED_FIELDS:
+            return node
+        alternatives = thesaurus.get(node.text)
+        if not alternatives:
+            return node
+        options: list[Query] = [node]
+        for words in alternatives:
+            if len(words) == 1:
+                options.append(Term(node.fieldname, words[0], boost=SYNONYM_BOOST))
+            else:
+                options.append(Phrase(node.fieldname, list(words), boost=SYNONYM_BOOST))
+        return Or(options)
+
+    return query.accept(expand)
 
 
 def visibility_filter(visibility: Visibility) -> Query:
@@ -170,9 +244,8 @@ def visibility_filter(visibility: Visibility) -> Query:
     if not visibility.see_all:
         readable: list[Query] = [Term("status", "published")]
         if visibility.user_id is not None:
-            readable.append(
-                And([Term("author", str(visibility.user_id)), ~Term("status", "archived")])
-            )
+            own = And([Term("author", str(visibility.user_id)), Not(Term("status", "archived"))])
+            readable.append(own)
         parts.append(Or(readable))
     return And(parts)
 
@@ -248,6 +321,7 @@ def run_search(
     per_page: int = 20,
     facets: bool = False,
     highlights: bool = False,
+    thesaurus: Thesaurus | None = None,
 ) -> SearchPage:
     """Search entries: all terms first; when nothing matches, any term."""
     filters = {key: list(values) for key, values in (filters or {}).items() if values}
@@ -264,6 +338,7 @@ def run_search(
         query = parse(index, text) if text else Every()
         if text:
             query, suggestion = correct(index, searcher, text, query)
+            query = expand_synonyms(query, thesaurus or {})
 
         def run(query: Query) -> object:
             return searcher.search_page(
@@ -277,8 +352,9 @@ def run_search(
 
         results = run(query)
         if text and results.total == 0:
-            fallback = parse(index, text, qparser.OrGroup)
+            fallback = parse(index, text, ANY_GROUP)
             fallback, _ = correct(index, searcher, text, fallback)
+            fallback = expand_synonyms(fallback, thesaurus or {})
             any_results = run(fallback)
             if any_results.total:
                 match, query, results = "any", fallback, any_results

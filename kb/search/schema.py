@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from whoosh.analysis import LowercaseFilter
@@ -14,19 +15,31 @@ from whoosh.fields import KEYWORD
 from whoosh.fields import NUMERIC
 from whoosh.fields import TEXT
 from whoosh.fields import Schema
+from whoosh.lang import porter2
 
 from kb.markdown import markdown_to_text
 from kb.models import Entry
 
 #: Bump when the schema changes: an index with another version is rebuilt on open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 #: The key of the one document that records the index's own state.
 META_KEY = "meta:index"
 
 
+#: English function words (a common stop list): they say little about what an entry is about,
+#: and in questions ("what does ... need", "who should ...") they would otherwise decide the rank.
+STOP_WORDS = frozenset(
+    line.strip()
+    for line in (Path(__file__).parent / "stopwords.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
+
 def build_schema() -> Schema:
     """The schema: stemmed text fields (title boosted) and keyword fields for facets."""
-    text = StemmingAnalyzer()
+    # Porter2 (Snowball English): Whoosh's default Porter stemmer leaves words such as
+    # "encryption" unstemmed, so they would never match "encrypted".
+    text = StemmingAnalyzer(stemfn=porter2.stem, stoplist=STOP_WORDS)
     return Schema(
         key=ID(stored=True, unique=True),
         entity=ID(stored=True),

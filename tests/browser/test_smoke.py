@@ -52,3 +52,25 @@ def test_entry_page_on_a_phone(browser, live_server):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways on a phone ({width}px)"
     context.close()
+
+
+def test_facets_filter_and_back_restores(page):
+    page.goto("/search?q=security")
+    total = page.locator("#results .count").inner_text()
+    page.locator("#facets").get_by_role("link", name=re.compile("^Clauses")).click()
+    expect(page).to_have_url(re.compile(r"kind=snippet"))
+    expect(page.locator("#results .active-filters")).to_contain_text("Kind: snippet")
+    expect(page.locator("#results .badge-lesson")).to_have_count(0)
+    # the form's hidden filter moved along, so typing keeps the filter
+    expect(page.locator('#search-filters input[name="kind"]')).to_have_value("snippet")
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/search\?q=security$"))
+    expect(page.locator("#results .count")).to_have_text(total)
+
+
+def test_typing_settles_into_a_logged_search_with_facets(page):
+    page.goto("/search")
+    page.get_by_label("Search lessons and clauses").press_sequentially("encryption", delay=30)
+    expect(page.locator("#results .count")).to_contain_text("encryption")
+    expect(page.locator("#facets .facet").first).to_be_visible(timeout=5000)
+    expect(page).to_have_url(re.compile(r"q=encryption"))
