@@ -166,8 +166,13 @@ def index_status() -> None:
     state = search.status(current_app)
     for key, value in state.items():
         click.echo(f"{key}: {value}")
-    if not state.get("ok"):
+    if "error" in state:
+        click.echo(f"The search index is unusable: {state['error']}. Run `kb index rebuild`.")
         sys.exit(1)
+    if not state["ok"]:
+        click.echo(f"The search index is {state['behind']} change(s) behind. Run `kb index sync`.")
+        sys.exit(1)
+    click.echo("The search index is up to date.")
 
 
 @index_group.command("sync")

@@ -55,7 +55,9 @@ def test_a_write_the_index_missed_is_caught_up(app):
         db.session.commit()
         state = search.status(app)
         assert state["behind"] == 1 and state["ok"] is False
-        assert app.test_cli_runner().invoke(args=["index", "status"]).exit_code == 1
+        result = app.test_cli_runner().invoke(args=["index", "status"])
+        assert result.exit_code == 1
+        assert "The search index is 1 change(s) behind. Run `kb index sync`." in result.output
         assert search.search(db.session, q="transfer").ids == [entry.id]  # catches up first
         assert search.status(app)["ok"] is True
 
