@@ -215,3 +215,9 @@ def test_old_search_log_rows_are_purged(app):
     searchlog.flush(app)
     with app.app_context():
         assert db.session.scalars(select(SearchLog.query)).all() == ["recent"]
+
+
+def test_typo_correction_is_shown_on_the_page(client):
+    page = _text(client.get("/search?q=secuirty"))
+    assert "Showing results for" in page and "<strong>security</strong>" in page
+    assert "the closest words to “secuirty”" in page
