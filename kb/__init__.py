@@ -15,6 +15,7 @@ from kb.config import load_config
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, CLI, errors, search."""
     from kb import api
+    from kb import auth
     from kb import browse
     from kb import cli
     from kb import entries
@@ -38,7 +39,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "kb" / "migrations"))
     web.init_app(app)
-    for blueprint in (browse.bp, entries.bp, finder.bp, api.bp):
+    auth.init_app(app)
+    for blueprint in (browse.bp, entries.bp, finder.bp, auth.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     errors.init_app(app)

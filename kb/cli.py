@@ -12,9 +12,9 @@ from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from kb import search
+from kb.auth import services as accounts
 from kb.extensions import db
 from kb.imports.services import FORMATS
 from kb.imports.services import ImportFailed
@@ -138,20 +138,60 @@ def users_group() -> None:
 @with_appcontext
 def users_create(name: str, role: str, password: str, display_name: str) -> None:
     """Create a local account."""
-    if db.session.scalar(select(User).where(User.username == name)):
-        raise click.ClickException(f"a user named {name!r} already exists")
-    if len(password) < 8:
-        raise click.ClickException("the password must be at least 8 characters long")
-    db.session.add(
-        User(
-            username=name,
-            role=role,
-            display_name=display_name,
-            password_hash=generate_password_hash(password),
+    try:
+        accounts.create_user(
+            db.session, name, role=role, password=password, display_name=display_name
         )
-    )
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"Created {role} {name}.")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """List accounts: name, role, whether active, display name."""
+    users = db.session.scalars(
+        select(User).where(User.is_system.is_(False)).order_by(User.username)
+    )
+    rows = [
+        (u.username, u.role, "active" if u.active else "inactive", u.display_name) for u in users
+    ]
+    if not rows:
+        click.echo("No accounts yet. Create one with: kb users create NAME --role admin")
+    for row in rows:
+        click.echo("\t".join(row))
+
+
+def _user(name: str) -> User:
+    user = accounts.find_user(db.session, name)
+    if user is None or user.is_system:
+        raise click.ClickException(f"there is no user named {name!r}")
+    return user
+
+
+@users_group.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@with_appcontext
+def users_set_role(name: str, role: str) -> None:
+    """Change a user's role."""
+    user = _user(name)
+    accounts.set_role(db.session, user, role, actor=system_user(db.session))
+    db.session.commit()
+    click.echo(f"{user.username} is now {role}.")
+
+
+@users_group.command("deactivate")
+@click.argument("name")
+@with_appcontext
+def users_deactivate(name: str) -> None:
+    """Stop a user from signing in; their entries stay."""
+    user = _user(name)
+    accounts.deactivate(db.session, user, actor=system_user(db.session))
+    db.session.commit()
+    click.echo(f"{user.username} can no longer sign in.")
 
 
 @click.group("index")

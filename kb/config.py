@@ -33,6 +33,7 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     INDEX_EVENT_RETENTION_DAYS = 30
     SEARCH_LOG_RETENTION_DAYS = 90
+    PASSWORD_HASH_METHOD = "scrypt"
     PER_PAGE = 20
     MAX_PER_PAGE = 100
     JSON_SORT_KEYS = False
@@ -53,6 +54,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if overrides:
         app.config.from_mapping(overrides)
     data_dir = Path(app.instance_path)
+    data_dir.mkdir(parents=True, exist_ok=True)
     app.config["DATA_DIR"] = str(data_dir)
     if "DATABASE_URL" in app.config and not (overrides and "SQLALCHEMY_DATABASE_URI" in overrides):
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]

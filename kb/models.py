@@ -7,6 +7,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import CheckConstraint
@@ -142,7 +143,7 @@ class Department(db.Model):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     """A person who signs in, or the system user ``kb`` (never signs in)."""
 
     __tablename__ = "users"
@@ -163,6 +164,10 @@ class User(db.Model):
     def label(self) -> str:
         """The name shown on pages."""
         return self.display_name or self.username
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: inactive and system users cannot sign in
+        return self.active and not self.is_system
 
 
 class Entry(db.Model):
@@ -196,6 +201,8 @@ class Entry(db.Model):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     source: Mapped[str] = mapped_column(String(500), default="")
+    #: The curator's note when changes were requested (shown to the author until resubmitted).
+    review_note: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     published_revision: Mapped[int | None] = mapped_column(Integer)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -285,3 +292,13 @@ class SearchLog(db.Model):
     query: Mapped[str] = mapped_column(String(256), default="")
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     results: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LoginFailure(db.Model):
+    """A failed sign-in, by user name and address: the basis of sign-in throttling."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)

@@ -8,6 +8,7 @@ from functools import cached_property
 from flask import Flask
 from flask import Request
 from flask import Response
+from flask import current_app
 from flask import request
 from flask import url_for
 from werkzeug.datastructures import ImmutableMultiDict
@@ -55,6 +56,14 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def external_url(endpoint: str, **values: object) -> str:
+    """An absolute URL: under ``KB_BASE_URL`` when set, else from the request."""
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return str(base).rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
 def url_with(**changes: object) -> str:
     """The current URL with some query parameters replaced (``None`` removes one)."""
     args = MultiDict(request.args)
@@ -70,6 +79,7 @@ def url_with(**changes: object) -> str:
 def init_app(app: Flask) -> None:
     """Install the request class, response headers and template helpers."""
     app.request_class = CleanRequest
+    app.jinja_env.add_extension("jinja2.ext.do")
     app.after_request(_security_headers)
     app.add_template_filter(render_markdown, "markdown")
     app.add_template_global(url_with)

@@ -19,6 +19,7 @@ from kb.entries.validation import taxonomy_lookups
 from kb.entries.validation import validate_record
 from kb.extensions import db
 from kb.models import Entry
+from kb.models import User
 from kb.seed import install_taxonomy
 from kb.seed import system_user
 
@@ -31,6 +32,8 @@ def _test_config(data_dir: Path, **extra: Any) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database,
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
+        # Fast hashing in tests only; the default is scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **extra,
     }
 
@@ -93,12 +96,50 @@ def make_entry(app: Flask) -> Callable[..., Entry]:
             "status": "published",
             **overrides,
         }
+        author_id = record.pop("author_id", None)
         with app.app_context():
             clean = validate_record(record, taxonomy_lookups(db.session))
-            entry = create_entry(db.session, clean, author=system_user(db.session))
+            author = db.session.get(User, author_id) if author_id else system_user(db.session)
+            entry = create_entry(db.session, clean, author=author)
             db.session.commit()
             db.session.refresh(entry)
             db.session.expunge(entry)
             return entry
 
     return make
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def users(app: Flask) -> dict[str, int]:
+    """Accounts in the fresh app: two contributors, a curator and an admin (name → id)."""
+    from kb.auth.services import create_user
+
+    with app.app_context():
+        made = {
+            name: create_user(db.session, name, role=role, password=PASSWORD).id
+            for name, role in (
+                ("cora", "contributor"),
+                ("cal", "contributor"),
+                ("cu", "curator"),
+                ("ad", "admin"),
+            )
+        }
+        db.session.commit()
+    return made
+
+
+@pytest.fixture
+def login(app: Flask) -> Callable[[str | None], FlaskClient]:
+    """A client signed in as the named user (``None``: anonymous)."""
+
+    def sign_in(name: str | None) -> FlaskClient:
+        client = app.test_client()
+        if name:
+            response = client.post("/login", data={"username": name, "password": PASSWORD})
+            assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    return sign_in

@@ -10,12 +10,12 @@ from flask import Blueprint
 from flask import abort
 from flask import jsonify
 from flask import request
-from flask import url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy import text
 
 from kb import search
+from kb.auth.policy import viewer
 from kb.entries.services import entry_record
 from kb.entries.services import get_readable_entry
 from kb.entries.services import list_entries
@@ -31,6 +31,7 @@ from kb.models import Play
 from kb.pagination import PageArgumentError
 from kb.pagination import page_args
 from kb.seed import phases
+from kb.web import external_url
 
 bp = Blueprint("api", __name__)
 
@@ -47,7 +48,7 @@ def _bad_parameter(exc: ValueError) -> ResponseReturnValue:
 
 
 def _url(entry_id: int) -> str:
-    return url_for("entries.detail", entry_id=entry_id, _external=True)
+    return external_url("entries.detail", entry_id=entry_id)
 
 
 def _entry_filters(args: Any) -> dict[str, Any]:
@@ -79,7 +80,9 @@ def _entry_filters(args: Any) -> dict[str, Any]:
 def entries() -> ResponseReturnValue:
     """Readable entries with full records, newest first, paginated and filtered."""
     page, per_page = page_args(request.args, strict=True)
-    found = list_entries(db.session, page=page, per_page=per_page, **_entry_filters(request.args))
+    found = list_entries(
+        db.session, user=viewer(), page=page, per_page=per_page, **_entry_filters(request.args)
+    )
     return jsonify(
         total=found.total,
         page=found.page,
@@ -92,7 +95,7 @@ def entries() -> ResponseReturnValue:
 def search_entries() -> ResponseReturnValue:
     """Full-text search with facets (DESIGN §6 shape); same visibility as the pages."""
     args = parse_search_args(request.args, strict=True)
-    found = find(db.session, args)
+    found = find(db.session, args, viewer())
     result = found.result
     return jsonify(
         query=result.query,
@@ -122,7 +125,7 @@ def search_entries() -> ResponseReturnValue:
 @bp.get("/api/v1/entries/<int:entry_id>")
 def entry(entry_id: int) -> ResponseReturnValue:
     """One readable entry."""
-    found = get_readable_entry(db.session, entry_id) or abort(404, "no such entry")
+    found = get_readable_entry(db.session, entry_id, viewer()) or abort(404, "no such entry")
     return jsonify(entry_record(found, url=_url(found.id)))
 
 

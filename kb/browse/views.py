@@ -7,6 +7,7 @@ from flask import abort
 from flask import request
 from flask.typing import ResponseReturnValue
 
+from kb.auth.policy import viewer
 from kb.browse import services
 from kb.entries.services import list_entries
 from kb.entries.validation import normalise_tag
@@ -23,9 +24,9 @@ def home() -> ResponseReturnValue:
     return render(
         "browse/home.html",
         "browse/home.html",
-        categories=services.categories_with_counts(db.session),
-        roadmap=services.plays_roadmap(db.session),
-        recent=services.recent_entries(db.session),
+        categories=services.categories_with_counts(db.session, viewer()),
+        roadmap=services.plays_roadmap(db.session, viewer()),
+        recent=services.recent_entries(db.session, viewer()),
     )
 
 
@@ -34,7 +35,7 @@ def category(slug: str) -> ResponseReturnValue:
     """Entries of one category."""
     found = services.get_category(db.session, slug) or abort(404)
     page, per_page = page_args(request.args)
-    entries = list_entries(db.session, category=slug, page=page, per_page=per_page)
+    entries = list_entries(db.session, user=viewer(), category=slug, page=page, per_page=per_page)
     return render("browse/category.html", "entries/_list.html", category=found, entries=entries)
 
 
@@ -43,7 +44,7 @@ def play(number: int) -> ResponseReturnValue:
     """Entries that point to one play."""
     found = services.get_play(db.session, number) or abort(404)
     page, per_page = page_args(request.args)
-    entries = list_entries(db.session, play=number, page=page, per_page=per_page)
+    entries = list_entries(db.session, user=viewer(), play=number, page=page, per_page=per_page)
     return render(
         "browse/play.html",
         "entries/_list.html",
@@ -58,5 +59,5 @@ def tag(tag: str) -> ResponseReturnValue:
     """Entries with one tag (an unknown tag shows the empty state)."""
     name = normalise_tag(tag)
     page, per_page = page_args(request.args)
-    entries = list_entries(db.session, tag=name, page=page, per_page=per_page)
+    entries = list_entries(db.session, user=viewer(), tag=name, page=page, per_page=per_page)
     return render("browse/tag.html", "entries/_list.html", tag=name, entries=entries)

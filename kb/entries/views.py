@@ -1,22 +1,74 @@
-"""Entry pages."""
+"""Entry pages and the review workflow's routes."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 from flask import abort
+from flask import flash
+from flask import redirect
+from flask import request
+from flask import url_for
 from flask.typing import ResponseReturnValue
 
+from kb.auth.policy import is_curator
+from kb.auth.policy import require_role
+from kb.auth.policy import viewer
+from kb.entries import workflow
 from kb.entries.services import get_readable_entry
 from kb.extensions import db
 from kb.finder.services import related_entries
 from kb.htmx import render
+from kb.pagination import page_args
 
-bp = Blueprint("entries", __name__, url_prefix="/entries")
+bp = Blueprint("entries", __name__)
+DONE = {
+    "submit": "Submitted for review. A curator will look at it.",
+    "withdraw": "Withdrawn: the entry is a draft again.",
+    "publish": "Published.",
+    "request-changes": "Changes requested; the author sees your note.",
+    "archive": "Archived: readers no longer see it.",
+}
 
 
-@bp.get("/<int:entry_id>")
+@bp.get("/entries/<int:entry_id>")
 def detail(entry_id: int) -> ResponseReturnValue:
-    """One entry, its Markdown rendered and sanitised."""
-    entry = get_readable_entry(db.session, entry_id) or abort(404)
-    related = related_entries(db.session, entry)
-    return render("entries/detail.html", "entries/_entry.html", entry=entry, related=related)
+    """One entry, its Markdown rendered and sanitised, with the actions the viewer may take."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    return render(
+        "entries/detail.html",
+        "entries/_entry.html",
+        entry=entry,
+        related=related_entries(db.session, entry, user),
+        actions=workflow.available(user, entry),
+    )
+
+
+@bp.post(
+    "/entries/<int:entry_id>/<any(submit, withdraw, publish, 'request-changes', archive):action>"
+)
+@require_role("contributor")
+def change_status(entry_id: int, action: str) -> ResponseReturnValue:
+    """Move an entry along the workflow (403 without the role, 409 from the wrong status)."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    workflow.transition(db.session, entry, action, actor=user, note=request.form.get("note", ""))
+    db.session.commit()
+    flash(DONE[action])
+    return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
+
+
+@bp.get("/review")
+@require_role("curator")
+def review() -> ResponseReturnValue:
+    """The curators' queue: submissions waiting for review, oldest first."""
+    page, per_page = page_args(request.args)
+    queue = workflow.review_queue(db.session, page, per_page)
+    return render("entries/review.html", "entries/_review.html", queue=queue)
+
+
+@bp.app_context_processor
+def _review_count() -> dict[str, int]:
+    """The number shown beside "Review" in the navigation (curators only)."""
+    user = viewer()
+    return {"review_count": workflow.review_count(db.session) if is_curator(user) else 0}

@@ -9,6 +9,7 @@ from flask import url_for
 from flask.typing import ResponseReturnValue
 
 from kb import search
+from kb.auth.policy import viewer
 from kb.extensions import db
 from kb.finder import searchlog
 from kb.finder.services import FACET_TITLES
@@ -57,7 +58,7 @@ def search_url(
 def search_page() -> ResponseReturnValue:
     """Search with filters and facets; the results list (and facets) are the htmx fragment."""
     args = parse_search_args(request.args)
-    found = find(db.session, args)
+    found = find(db.session, args, viewer())
     response = render(
         "finder/search.html",
         "finder/_results.html",
