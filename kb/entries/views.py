@@ -10,9 +10,11 @@ from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
 
+from kb.auth.policy import has_role
 from kb.auth.policy import is_curator
 from kb.auth.policy import require_role
 from kb.auth.policy import viewer
+from kb.entries import history as entry_history
 from kb.entries import workflow
 from kb.entries.services import get_readable_entry
 from kb.extensions import db
@@ -56,6 +58,51 @@ def change_status(entry_id: int, action: str) -> ResponseReturnValue:
     db.session.commit()
     flash(DONE[action])
     return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
+
+
+@bp.get("/entries/<int:entry_id>/history")
+def history(entry_id: int) -> ResponseReturnValue:
+    """Every revision the viewer may see, and a word-by-word diff of any two (``a``, ``b``)."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    revisions = entry_history.visible_revisions(entry, user)
+    numbers = [revision.number for revision in revisions]
+    a = request.args.get("a", type=int) or (numbers[-2] if len(numbers) > 1 else None)
+    b = request.args.get("b", type=int) or (numbers[-1] if numbers else None)
+    changes = None
+    if a in numbers and b in numbers and a != b:
+        older, newer = (revisions[numbers.index(n)] for n in sorted((a, b)))
+        changes = entry_history.diff(older, newer)
+    return render(
+        "entries/history.html",
+        "entries/_history.html",
+        entry=entry,
+        revisions=revisions,
+        a=a,
+        b=b,
+        changes=changes,
+        may_restore=entry_history.may_restore(user, entry),
+        may_redact=has_role(user, "admin"),
+    )
+
+
+@bp.post("/entries/<int:entry_id>/revisions/<int:number>/<any(restore, redact):action>")
+@require_role("contributor")
+def revision_action(entry_id: int, number: int, action: str) -> ResponseReturnValue:
+    """Restore an older revision as the newest, or (admins) redact one."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    revision = entry_history.get_revision(db.session, entry, number)
+    if action == "restore":
+        entry_history.restore(db.session, entry, revision, actor=user)
+        flash(f"Revision {number} restored as revision {entry.version}.")
+    else:
+        entry_history.redact(
+            db.session, entry, revision, actor=user, reason=request.form.get("reason", "")
+        )
+        flash(f"Revision {number} redacted.")
+    db.session.commit()
+    return redirect(url_for("entries.history", entry_id=entry.id), code=303)
 
 
 @bp.get("/review")
