@@ -54,63 +54,95 @@ ENTRY_LOAD = (
 )
 
 
-def get_or_create_tags(session: Session, names: list[str]) -> list[Tag]:
-    """The tags of these (already normalised) names, created on first use."""
-    if not names:
-        return []
-    existing = {tag.name: tag for tag in session.scalars(select(Tag).where(Tag.name.in_(names)))}
-    tags = []
-    for name in names:
-        tag = existing.get(name)
-        if tag is None:
-            tag = existing[name] = Tag(name=name)
-            session.add(tag)
-        tags.append(tag)
-    return tags
+class Lookups:
+    """Taxonomy, tag and program rows by key, so a bulk write queries each value once.
+
+    Make one per unit of work (an import, a request); rows it creates are added to the session.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._categories: dict[str, Category] | None = None
+        self._plays: dict[int, Play] | None = None
+        self._clause_types: dict[str, ClauseType] | None = None
+        self._tags: dict[str, Tag] = {}
+        self._programs: dict[str, Program | None] = {}
+
+    def categories(self, slugs: list[str]) -> list[Category]:
+        """Categories in the order of ``slugs``."""
+        if self._categories is None:
+            self._categories = {c.slug: c for c in self.session.scalars(select(Category))}
+        return [self._categories[slug] for slug in slugs if slug in self._categories]
+
+    def plays(self, numbers: list[int]) -> list[Play]:
+        """Plays in number order."""
+        if self._plays is None:
+            self._plays = {p.number: p for p in self.session.scalars(select(Play))}
+        return [self._plays[n] for n in sorted(numbers) if n in self._plays]
+
+    def clause_type(self, slug: str | None) -> ClauseType | None:
+        """A clause type by slug."""
+        if self._clause_types is None:
+            self._clause_types = {t.slug: t for t in self.session.scalars(select(ClauseType))}
+        return self._clause_types.get(slug) if slug else None
+
+    def tags(self, names: list[str]) -> list[Tag]:
+        """The tags of these (normalised) names, created on first use."""
+        missing = [name for name in names if name not in self._tags]
+        if missing:
+            for tag in self.session.scalars(select(Tag).where(Tag.name.in_(missing))):
+                self._tags[tag.name] = tag
+            for name in missing:
+                if name not in self._tags:
+                    self._tags[name] = Tag(name=name)
+                    self.session.add(self._tags[name])
+        return [self._tags[name] for name in names]
+
+    def program(self, name: str, *, is_demo: bool = False) -> Program | None:
+        """The program of this name (case-insensitive), created on first use."""
+        name = " ".join(name.split())
+        if not name:
+            return None
+        key = name.lower()
+        if key not in self._programs:
+            program = self.session.scalar(select(Program).where(func.lower(Program.name) == key))
+            if program is None:
+                program = Program(name=name, is_demo=is_demo)
+                self.session.add(program)
+            self._programs[key] = program
+        return self._programs[key]
 
 
 def get_or_create_program(session: Session, name: str, *, is_demo: bool = False) -> Program | None:
     """The program of this name (case-insensitive), created on first use."""
-    name = " ".join(name.split())
-    if not name:
-        return None
-    program = session.scalar(select(Program).where(func.lower(Program.name) == name.lower()))
-    if program is None:
-        program = Program(name=name, is_demo=is_demo)
-        session.add(program)
-    return program
+    return Lookups(session).program(name, is_demo=is_demo)
 
 
-def _apply_content(session: Session, entry: Entry, data: Mapping[str, Any]) -> None:
-    for name in (
-        "kind",
-        "title",
-        "summary",
-        "body",
-        "benefit",
-        "context",
-        "position",
-        "usage_notes",
-        "source",
-    ):
-        setattr(entry, name, data.get(name) or ("standard" if name == "position" else ""))
-    entry.citations = list(data.get("citations") or [])
-    slugs = data.get("categories") or []
-    categories = session.scalars(select(Category).where(Category.slug.in_(slugs))).all()
-    entry.categories = sorted(categories, key=lambda category: slugs.index(category.slug))
-    entry.plays = list(
-        session.scalars(select(Play).where(Play.number.in_(data.get("plays") or [])))
-    )
-    entry.tags = get_or_create_tags(session, list(data.get("tags") or []))
-    clause_type = data.get("clause_type")
-    entry.clause_type = (
-        session.scalar(select(ClauseType).where(ClauseType.slug == clause_type))
-        if clause_type
-        else None
-    )
-    entry.program = get_or_create_program(
-        session, data.get("program") or "", is_demo=bool(data.get("is_demo"))
-    )
+def _apply_content(
+    session: Session, entry: Entry, data: Mapping[str, Any], lookups: Lookups | None = None
+) -> None:
+    lookups = lookups or Lookups(session)
+    with session.no_autoflush:
+        for name in (
+            "kind",
+            "title",
+            "summary",
+            "body",
+            "benefit",
+            "context",
+            "usage_notes",
+            "source",
+        ):
+            setattr(entry, name, data.get(name) or "")
+        entry.position = data.get("position") or "standard"
+        entry.citations = list(data.get("citations") or [])
+        entry.categories = lookups.categories(list(data.get("categories") or []))
+        entry.plays = lookups.plays(list(data.get("plays") or []))
+        entry.tags = lookups.tags(list(data.get("tags") or []))
+        entry.clause_type = lookups.clause_type(data.get("clause_type"))
+        entry.program = lookups.program(
+            data.get("program") or "", is_demo=bool(data.get("is_demo"))
+        )
 
 
 def snapshot(entry: Entry) -> dict[str, Any]:
@@ -154,9 +186,13 @@ def create_entry(
     author: User,
     note: str = "Created",
     is_demo: bool = False,
-    enqueue: bool = True,
+    bulk: bool = False,
+    lookups: Lookups | None = None,
 ) -> Entry:
-    """Create an entry from validated data with its first revision, audit event and index event."""
+    """Create an entry from validated data with its first revision, audit event and index event.
+
+    With ``bulk`` the caller flushes, audits and enqueues many entries at once (``finish_bulk``).
+    """
     status = data.get("status") or "draft"
     now = utcnow()
     entry = Entry(
@@ -169,13 +205,12 @@ def create_entry(
     )
     if data.get("uid"):
         entry.uid = data["uid"]
-    _apply_content(session, entry, {**data, "is_demo": is_demo})
+    _apply_content(session, entry, {**data, "is_demo": is_demo}, lookups)
     published = status == "published"
     if published:
         entry.published_revision = 1
         entry.verified_at = now
     session.add(entry)
-    session.flush()
     session.add(
         Revision(
             entry=entry,
@@ -187,9 +222,8 @@ def create_entry(
             is_published=published,
         )
     )
-    audit(session, author, "entry.create", entry, status=status)
-    if enqueue:  # bulk callers enqueue once for all their entries
-        enqueue_index(session, "entry", [entry.id])
+    if not bulk:
+        finish_bulk(session, [entry], author, "entry.create")
     return entry
 
 
@@ -200,14 +234,15 @@ def revise_entry(
     *,
     editor: User,
     note: str,
-    enqueue: bool = True,
+    bulk: bool = False,
+    lookups: Lookups | None = None,
 ) -> Entry:
     """Save new content as the next revision; a published entry publishes it at once.
 
     Used by curator-level writers (the importer, curators' edits). Contributors'
     pending revisions of published entries arrive with the review workflow.
     """
-    _apply_content(session, entry, data)
+    _apply_content(session, entry, data, lookups)
     if data.get("status"):
         entry.status = data["status"]
     entry.version += 1
@@ -227,11 +262,20 @@ def revise_entry(
             is_published=published,
         )
     )
-    audit(session, editor, "entry.revise", entry, revision=entry.version)
-    session.flush()
-    if enqueue:
-        enqueue_index(session, "entry", [entry.id])
+    if not bulk:
+        finish_bulk(session, [entry], editor, "entry.revise")
     return entry
+
+
+def finish_bulk(session: Session, entries: list[Entry], actor: User, action: str) -> None:
+    """Flush new or revised entries, then audit them and record them for the index at once."""
+    session.flush()
+    for entry in entries:
+        detail = (
+            {"status": entry.status} if action == "entry.create" else {"revision": entry.version}
+        )
+        audit(session, actor, action, entry, **detail)
+    enqueue_index(session, "entry", [entry.id for entry in entries])
 
 
 def get_entry(session: Session, entry_id: int) -> Entry | None:

@@ -13,16 +13,19 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.entries.services import Lookups
 from kb.entries.services import create_entry
+from kb.entries.services import finish_bulk
 from kb.entries.services import revise_entry
 from kb.entries.validation import RecordError
 from kb.entries.validation import taxonomy_lookups
 from kb.entries.validation import validate_record
 from kb.models import Entry
 from kb.models import User
-from kb.search import enqueue_index
 
 FORMATS = ("jsonl",)
+#: Imported entries are flushed, audited and enqueued in batches of this size.
+FLUSH_EVERY = 500
 
 
 @dataclass
@@ -106,6 +109,17 @@ def _check(
     return result, problems
 
 
+def _finish(
+    session: Session, created: list[Entry], revised: list[Entry], editor: User, report: ImportReport
+) -> None:
+    """Flush, audit and enqueue a batch of imported entries, then start the next batch."""
+    for entries, action in ((created, "entry.create"), (revised, "entry.revise")):
+        if entries:
+            finish_bulk(session, entries, editor, action)
+            report.entry_ids.extend(entry.id for entry in entries)
+            entries.clear()
+
+
 def import_records(
     session: Session,
     records: list[tuple[int, dict[str, Any]]],
@@ -125,6 +139,9 @@ def import_records(
     if all_problems:
         raise ImportFailed(all_problems)
     report = ImportReport(dry_run=dry_run)
+    lookups = Lookups(session)
+    created: list[Entry] = []
+    revised: list[Entry] = []
     for _line, clean, entry in checked:
         if entry is None:
             report.created += 1
@@ -132,12 +149,27 @@ def import_records(
             report.updated += 1
         if not dry_run:
             if entry is None:
-                entry = create_entry(session, clean, author=editor, note="Imported", enqueue=False)
+                created.append(
+                    create_entry(
+                        session, clean, author=editor, note="Imported", bulk=True, lookups=lookups
+                    )
+                )
             else:
-                revise_entry(session, entry, clean, editor=editor, note="Imported", enqueue=False)
-            report.entry_ids.append(entry.id)
+                revised.append(
+                    revise_entry(
+                        session,
+                        entry,
+                        clean,
+                        editor=editor,
+                        note="Imported",
+                        bulk=True,
+                        lookups=lookups,
+                    )
+                )
+            if len(created) + len(revised) >= FLUSH_EVERY:
+                _finish(session, created, revised, editor, report)
         if progress:
             progress(1)
     if not dry_run:
-        enqueue_index(session, "entry", report.entry_ids)
+        _finish(session, created, revised, editor, report)
     return report

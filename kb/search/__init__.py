@@ -143,7 +143,8 @@ def _fresh_index(session: Session) -> Index:
 def search(session: Session, **params: Any) -> SearchPage:
     """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
     index = _fresh_index(session)
-    return run_search(index, thesaurus=_state().thesaurus, **params)
+    state = _state()
+    return run_search(index, thesaurus=state.thesaurus, facet_table=state.facet_table, **params)
 
 
 def related(session: Session, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:

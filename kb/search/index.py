@@ -27,6 +27,8 @@ from whoosh.writing import IndexWriter
 from kb.models import Entry
 from kb.models import IndexCounter
 from kb.models import IndexEvent
+from kb.search.facets import FacetTable
+from kb.search.schema import FACET_FIELDS
 from kb.search.schema import META_KEY
 from kb.search.schema import SCHEMA_VERSION
 from kb.search.schema import build_schema
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 #: How long a web request waits for the writer lock before leaving the work to its holder.
 WRITER_WAIT_SECONDS = 0.5
 BATCH = 500
+#: Memory for a writer's buffer before it spills to disk (bulk catch-ups after imports).
+WRITER_MB = 256
 
 
 @dataclass
@@ -53,6 +57,8 @@ class SearchIndex:
     pruned_at: float = float("-inf")
     #: Word stem → the stems of its synonyms (from the synonyms file).
     thesaurus: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    #: Facet values per document, rebuilt when the index changes.
+    facet_table: FacetTable = field(default_factory=lambda: FacetTable(FACET_FIELDS))
 
     def open(self) -> Index:
         """Open the index, creating it (empty, flagged for rebuild) when missing or unusable."""
@@ -157,7 +163,7 @@ def rebuild(
     """Refill the index from the database; returns the number of documents written."""
     index = search_index.open()
     seq = newest_seq(session)
-    writer = index.writer(timeout=30)
+    writer = index.writer(timeout=30, limitmb=WRITER_MB)
     count = 0
     try:
         writer.delete_by_query(Term("entity", "entry"))
@@ -216,7 +222,7 @@ def catch_up(
     applied = 0
     while newest_seq(session) > applied_seq(index):
         try:
-            writer = index.writer(timeout=wait)
+            writer = index.writer(timeout=wait, limitmb=WRITER_MB)
         except LockError:
             return applied
         try:

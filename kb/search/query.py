@@ -17,7 +17,6 @@ from dataclasses import field
 
 from whoosh import highlight
 from whoosh import qparser
-from whoosh import sorting
 from whoosh.index import Index
 from whoosh.query import And
 from whoosh.query import Every
@@ -29,7 +28,8 @@ from whoosh.query import Query
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
-from kb.search.schema import NO_VALUE
+from kb.search.facets import FacetTable
+from kb.search.facets import count as facet_count
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TERMS = 16
@@ -57,6 +57,8 @@ PREFIXES = {
 SORTS = ("relevance", "newest", "verified")
 FACET_LIMIT = 12
 SYNONYM_BOOST = 0.7
+#: Highlighting re-analyses the stored text: only this much of each body is searched.
+HIGHLIGHT_CHARS = 4000
 #: "Any word" matching that still ranks entries with more of the words higher.
 ANY_GROUP = qparser.OrGroup.factory(0.9)
 _WORD = re.compile(r"[A-Za-z][A-Za-z']+")
@@ -267,47 +269,46 @@ def _facets(
     query: Query,
     visible: Query,
     filters: Mapping[str, Sequence[str]],
+    table: FacetTable,
 ) -> dict[str, list[FacetValue]]:
     """Counts per facet value; a facet's own selection is left out of its counts (OR within)."""
+    values = table.values(searcher.reader())
     groups: dict[str, dict[str, int]] = {}
     unselected = [key for key in FILTER_FIELDS if not filters.get(key)]
     passes = [(None, unselected)] + [(key, [key]) for key in FILTER_FIELDS if filters.get(key)]
     for skip, keys in passes:
         if not keys:
             continue
-        facets = sorting.Facets()
+        matched = searcher.docs_for_query(And([query, visible, *_filter_query(filters, skip)]))
+        counted = facet_count(values, [FILTER_FIELDS[key] for key in keys], matched)
         for key in keys:
-            facets.add_facet(key, sorting.FieldFacet(FILTER_FIELDS[key], allow_overlap=True))
-        results = searcher.search(
-            query,
-            filter=And([visible, *_filter_query(filters, skip)]),
-            groupedby=facets,
-            maptype=sorting.Count,
-            limit=1,
-        )
-        for key in keys:
-            groups[key] = {
-                str(value): count
-                for value, count in results.groups(key).items()
-                if value not in (None, "", NO_VALUE)
-            }
+            groups[key] = dict(counted[FILTER_FIELDS[key]])
     out = {}
     for key in FILTER_FIELDS:
         chosen = {str(value).lower() for value in filters.get(key, [])}
         counts = groups.get(key, {})
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:FACET_LIMIT]
-        values = [FacetValue(value, count, value in chosen) for value, count in ranked]
-        values += [
+        values_out = [FacetValue(value, count, value in chosen) for value, count in ranked]
+        values_out += [
             FacetValue(value, counts.get(value, 0), True)
-            for value in sorted(chosen - {v.value for v in values})
+            for value in sorted(chosen - {v.value for v in values_out})
         ]
-        out[key] = values
+        out[key] = values_out
     return out
 
 
+def new_facet_table() -> FacetTable:
+    """A facet table for the facet fields of the search parameters."""
+    return FacetTable(FILTER_FIELDS.values())
+
+
 def _highlights(hit: object) -> list[str]:
-    snippets = [hit.highlights(name, top=2) for name in ("summary", "body")]
-    return [snippet for snippet in snippets if snippet][:2]
+    """Up to two passages of the body (its first part) where the query matched."""
+    text = hit.get("body", "")[:HIGHLIGHT_CHARS]
+    passage = hit.highlights("body", text=text, top=2)
+    if not passage:
+        passage = hit.highlights("summary", top=1)
+    return [passage] if passage else []
 
 
 def run_search(
@@ -322,6 +323,7 @@ def run_search(
     facets: bool = False,
     highlights: bool = False,
     thesaurus: Thesaurus | None = None,
+    facet_table: FacetTable | None = None,
 ) -> SearchPage:
     """Search entries: all terms first; when nothing matches, any term."""
     filters = {key: list(values) for key, values in (filters or {}).items() if values}
@@ -375,7 +377,9 @@ def run_search(
             corrected=suggestion is not None,
             scores={hit["id"]: float(hit.score or 0.0) for hit in hits},
             highlights={hit["id"]: _highlights(hit) for hit in hits} if highlights else {},
-            facets=_facets(searcher, query, visible, filters) if facets else None,
+            facets=_facets(searcher, query, visible, filters, facet_table or new_facet_table())
+            if facets
+            else None,
         )
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from whoosh.analysis import LowercaseFilter
-from whoosh.analysis import RegexTokenizer
 from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import DATETIME
 from whoosh.fields import ID
@@ -21,9 +20,11 @@ from kb.markdown import markdown_to_text
 from kb.models import Entry
 
 #: Bump when the schema changes: an index with another version is rebuilt on open.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: The key of the one document that records the index's own state.
 META_KEY = "meta:index"
+#: The keyword fields facets are counted on.
+FACET_FIELDS = ("kind", "categories", "plays", "clause_type", "program", "tags")
 
 
 #: English function words (a common stop list): they say little about what an entry is about,
@@ -52,7 +53,7 @@ def build_schema() -> Schema:
         body=TEXT(analyzer=text, stored=True),
         benefit=TEXT(analyzer=text, field_boost=0.8),
         # Unstemmed words of every text field: the vocabulary for typo correction.
-        words=TEXT(analyzer=RegexTokenizer() | LowercaseFilter(), phrase=False),
+        words=KEYWORD(lowercase=True),
         clause_type=KEYWORD(commas=True, lowercase=True, vector=True),
         tags=KEYWORD(commas=True, lowercase=True, scorable=True, vector=True, field_boost=2.0),
         categories=KEYWORD(commas=True, lowercase=True, vector=True),
@@ -72,6 +73,23 @@ NO_VALUE = "_none"
 
 def _keywords(values: Iterable[str]) -> str:
     return ",".join(values) or NO_VALUE
+
+
+_WORDS = re.compile(r"[A-Za-z][A-Za-z']*")
+
+
+def _unique_words(entry: Entry) -> set[str]:
+    """Every distinct word of an entry, lower case: the vocabulary for typo correction."""
+    parts = (
+        entry.title,
+        entry.summary,
+        entry.body,
+        entry.benefit,
+        entry.context,
+        entry.usage_notes,
+        " ".join(tag.name for tag in entry.tags),
+    )
+    return {word.lower() for part in parts if part for word in _WORDS.findall(part)}
 
 
 def entry_key(entry_id: int) -> str:
@@ -96,19 +114,7 @@ def entry_document(entry: Entry) -> dict[str, Any]:
             if part
         ),
         "benefit": markdown_to_text(entry.benefit),
-        "words": " ".join(
-            part
-            for part in (
-                entry.title,
-                entry.summary,
-                entry.body,
-                entry.benefit,
-                entry.context,
-                entry.usage_notes,
-                " ".join(tag.name for tag in entry.tags),
-            )
-            if part
-        ),
+        "words": " ".join(sorted(_unique_words(entry))),
         "tags": _keywords(tag.name for tag in entry.tags),
         "categories": _keywords(category.slug for category in entry.categories),
         "plays": _keywords(str(play.number) for play in entry.plays),
