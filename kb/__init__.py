@@ -14,6 +14,7 @@ from kb.config import load_config
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, CLI, errors, search."""
+    from kb import admin
     from kb import api
     from kb import auth
     from kb import browse
@@ -22,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import errors
     from kb import finder
     from kb import search
+    from kb import taxonomy
     from kb import web
     from kb.extensions import csrf
     from kb.extensions import db
@@ -40,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "kb" / "migrations"))
     web.init_app(app)
     auth.init_app(app)
-    for blueprint in (browse.bp, entries.bp, finder.bp, auth.bp, api.bp):
+    for blueprint in (browse.bp, entries.bp, finder.bp, auth.bp, admin.bp, taxonomy.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     errors.init_app(app)

@@ -1,0 +1,5 @@
+"""Administration: users and roles, the audit trail."""
+
+from kb.admin.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,5 @@
+"""Taxonomy upkeep for curators: tags, programs, peer departments."""
+
+from kb.taxonomy.views import bp
+
+__all__ = ["bp"]
