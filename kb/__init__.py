@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import entries
     from kb import errors
     from kb import finder
+    from kb import notifications
     from kb import search
     from kb import taxonomy
     from kb import web
@@ -42,7 +43,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "kb" / "migrations"))
     web.init_app(app)
     auth.init_app(app)
-    for blueprint in (browse.bp, entries.bp, finder.bp, auth.bp, admin.bp, taxonomy.bp, api.bp):
+    blueprints = (browse, entries, finder, auth, notifications, admin, taxonomy, api)
+    for blueprint in (package.bp for package in blueprints):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     errors.init_app(app)

@@ -229,6 +229,15 @@ class Entry(db.Model):
         """The revision number readers see (the published one, else the newest)."""
         return self.published_revision or self.version
 
+    @property
+    def is_stale(self) -> bool:
+        """A published entry past its review date."""
+        return (
+            self.status == "published"
+            and self.review_due is not None
+            and self.review_due < utcnow()
+        )
+
 
 class Revision(db.Model):
     """A full snapshot of an entry's content at one save; never deleted (redaction aside)."""
@@ -302,3 +311,34 @@ class LoginFailure(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class EntryFlag(db.Model):
+    """A reader's report that an entry is outdated; it waits in the review queue until resolved."""
+
+    __tablename__ = "entry_flags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    entry: Mapped[Entry] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class Notification(db.Model):
+    """A message for one user about one of their entries (changes requested, published, …)."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    entry: Mapped[Entry | None] = relationship()

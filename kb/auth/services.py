@@ -106,7 +106,13 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 
 def create_user(
-    session: Session, username: str, *, role: str, password: str | None, display_name: str = ""
+    session: Session,
+    username: str,
+    *,
+    role: str,
+    password: str | None,
+    display_name: str = "",
+    actor: User | None = None,
 ) -> User:
     """A new local account (``password`` may be ``None`` for header-authenticated users)."""
     username = username.strip()
@@ -126,7 +132,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit(session, None, "user.create", user, role=role)
+    audit(session, actor, "user.create", user, role=role)
     return user
 
 

@@ -15,6 +15,7 @@ from kb.auth.policy import is_curator
 from kb.auth.policy import require_role
 from kb.auth.policy import viewer
 from kb.entries import history as entry_history
+from kb.entries import upkeep
 from kb.entries import workflow
 from kb.entries.services import get_readable_entry
 from kb.extensions import db
@@ -105,13 +106,54 @@ def revision_action(entry_id: int, number: int, action: str) -> ResponseReturnVa
     return redirect(url_for("entries.history", entry_id=entry.id), code=303)
 
 
+@bp.post("/entries/<int:entry_id>/verify")
+@require_role("contributor")
+def verify(entry_id: int) -> ResponseReturnValue:
+    """Mark a published entry as still right (its author or a curator)."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    upkeep.verify(db.session, entry, actor=user)
+    db.session.commit()
+    flash("Marked as verified; the next review is due in twelve months.")
+    return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
+
+
+@bp.post("/entries/<int:entry_id>/flag")
+@require_role("contributor")
+def flag(entry_id: int) -> ResponseReturnValue:
+    """Report a published entry as outdated (any signed-in user)."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    upkeep.flag(db.session, entry, actor=user, reason=request.form.get("reason", ""))
+    db.session.commit()
+    flash("Thank you: a curator will look at it.")
+    return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
+
+
+@bp.post("/entries/<int:entry_id>/flags/<int:flag_id>/resolve")
+@require_role("curator")
+def resolve_flag(entry_id: int, flag_id: int) -> ResponseReturnValue:
+    """Close an outdated flag."""
+    entry = get_readable_entry(db.session, entry_id, viewer()) or abort(404)
+    upkeep.resolve_flag(db.session, entry, flag_id, actor=viewer())
+    db.session.commit()
+    flash("Flag resolved.")
+    return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
+
+
 @bp.get("/review")
 @require_role("curator")
 def review() -> ResponseReturnValue:
     """The curators' queue: submissions waiting for review, oldest first."""
     page, per_page = page_args(request.args)
     queue = workflow.review_queue(db.session, page, per_page)
-    return render("entries/review.html", "entries/_review.html", queue=queue)
+    return render(
+        "entries/review.html",
+        "entries/_review.html",
+        queue=queue,
+        flags=upkeep.open_flags(db.session),
+        stale=upkeep.stale_entries(db.session),
+    )
 
 
 @bp.app_context_processor

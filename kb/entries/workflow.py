@@ -18,8 +18,10 @@ from werkzeug.exceptions import UnprocessableEntity
 from kb.auth.policy import is_curator
 from kb.entries.services import audit
 from kb.models import Entry
+from kb.models import EntryFlag
 from kb.models import User
 from kb.models import utcnow
+from kb.notifications.services import notify
 from kb.pagination import Page
 from kb.pagination import paginate
 from kb.search import enqueue_index
@@ -100,6 +102,8 @@ def transition(
     entry.review_note = note if action == "request-changes" else None
     if action == "publish":
         _publish(entry)
+    if action in ("publish", "request-changes"):
+        _tell_author(session, entry, action, actor, note)
     audit(
         session,
         actor,
@@ -110,6 +114,16 @@ def transition(
     )
     enqueue_index(session, "entry", [entry.id])
     return entry
+
+
+def _tell_author(session: Session, entry: Entry, action: str, actor: User, note: str) -> None:
+    """Notify the author of a curator's decision (not when it is their own, nor the system's)."""
+    if actor.id == entry.author_id or entry.author.is_system:
+        return
+    if action == "publish":
+        notify(session, entry.author_id, "published", entry, "Your entry was published.")
+    else:
+        notify(session, entry.author_id, "changes_requested", entry, f"Changes requested: {note}")
 
 
 def _publish(entry: Entry) -> None:
@@ -130,5 +144,7 @@ def review_queue(session: Session, page: int, per_page: int) -> Page[Entry]:
 
 
 def review_count(session: Session) -> int:
-    """How many submissions wait for a curator."""
-    return session.scalar(select(func.count(Entry.id)).where(Entry.status == "in_review")) or 0
+    """How many submissions and open outdated flags wait for a curator."""
+    waiting = session.scalar(select(func.count(Entry.id)).where(Entry.status == "in_review"))
+    flags = session.scalar(select(func.count(EntryFlag.id)).where(EntryFlag.resolved_at.is_(None)))
+    return (waiting or 0) + (flags or 0)

@@ -1,0 +1,5 @@
+"""In-app notifications for contributors about their entries."""
+
+from kb.notifications.views import bp
+
+__all__ = ["bp"]
