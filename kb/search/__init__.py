@@ -144,7 +144,13 @@ def search(session: Session, **params: Any) -> SearchPage:
     """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
     index = _fresh_index(session)
     state = _state()
-    return run_search(index, thesaurus=state.thesaurus, facet_table=state.facet_table, **params)
+    return run_search(
+        index,
+        thesaurus=state.thesaurus,
+        facet_table=state.facet_table,
+        docsets=state.docsets,
+        **params,
+    )
 
 
 def related(session: Session, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:

@@ -11,7 +11,9 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
+from whoosh.query import Query
 from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
 
 from kb.search.schema import NO_VALUE
 
@@ -58,3 +60,34 @@ def count(
         for counter, column in columns:
             counter.update(column[docnum])
     return counters
+
+
+class DocSets:
+    """Document numbers matching a filter query, cached for one reader generation.
+
+    Whoosh evaluates a query filter by walking every matching posting on each search; the
+    visibility filter matches nearly the whole index, so we keep its result (and each facet
+    value's) until the index changes.
+    """
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self._sets: dict[str, frozenset[int]] = {}
+
+    def get(self, searcher: Searcher, query: Query) -> frozenset[int]:
+        """The documents of ``query`` (computed once per index state)."""
+        reader = searcher.reader()
+        key, name = (reader.generation(), reader.doc_count_all()), repr(query)
+        with self._lock:
+            if key != self._key or len(self._sets) > self.MAX_ENTRIES:
+                self._sets, self._key = {}, key
+            found = self._sets.get(name)
+        if found is None:
+            found = frozenset(searcher.docs_for_query(query))
+            with self._lock:
+                if self._key == key:
+                    self._sets[name] = found
+        return found

@@ -27,6 +27,7 @@ from whoosh.writing import IndexWriter
 from kb.models import Entry
 from kb.models import IndexCounter
 from kb.models import IndexEvent
+from kb.search.facets import DocSets
 from kb.search.facets import FacetTable
 from kb.search.schema import FACET_FIELDS
 from kb.search.schema import META_KEY
@@ -59,6 +60,8 @@ class SearchIndex:
     thesaurus: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     #: Facet values per document, rebuilt when the index changes.
     facet_table: FacetTable = field(default_factory=lambda: FacetTable(FACET_FIELDS))
+    #: Filter results (visibility, facet values), cached per index state.
+    docsets: DocSets = field(default_factory=DocSets)
 
     def open(self) -> Index:
         """Open the index, creating it (empty, flagged for rebuild) when missing or unusable."""

@@ -28,6 +28,7 @@ from whoosh.query import Query
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
+from kb.search.facets import DocSets
 from kb.search.facets import FacetTable
 from kb.search.facets import count as facet_count
 
@@ -264,22 +265,38 @@ def _filter_query(filters: Mapping[str, Sequence[str]], skip: str | None = None)
     return parts
 
 
+def allowed_docs(
+    searcher: Searcher,
+    docsets: DocSets,
+    visible: Query,
+    filters: Mapping[str, Sequence[str]],
+    skip: str | None = None,
+) -> set[int]:
+    """Documents the searcher may see that pass the filters (values of one filter are ORed)."""
+    allowed = set(docsets.get(searcher, visible))
+    for part in _filter_query(filters, skip):
+        allowed &= docsets.get(searcher, part)
+    return allowed
+
+
 def _facets(
     searcher: Searcher,
     query: Query,
     visible: Query,
     filters: Mapping[str, Sequence[str]],
     table: FacetTable,
+    docsets: DocSets,
 ) -> dict[str, list[FacetValue]]:
     """Counts per facet value; a facet's own selection is left out of its counts (OR within)."""
     values = table.values(searcher.reader())
     groups: dict[str, dict[str, int]] = {}
     unselected = [key for key in FILTER_FIELDS if not filters.get(key)]
     passes = [(None, unselected)] + [(key, [key]) for key in FILTER_FIELDS if filters.get(key)]
+    hits = set(searcher.docs_for_query(query))
     for skip, keys in passes:
         if not keys:
             continue
-        matched = searcher.docs_for_query(And([query, visible, *_filter_query(filters, skip)]))
+        matched = hits & allowed_docs(searcher, docsets, visible, filters, skip)
         counted = facet_count(values, [FILTER_FIELDS[key] for key in keys], matched)
         for key in keys:
             groups[key] = dict(counted[FILTER_FIELDS[key]])
@@ -324,18 +341,21 @@ def run_search(
     highlights: bool = False,
     thesaurus: Thesaurus | None = None,
     facet_table: FacetTable | None = None,
+    docsets: DocSets | None = None,
 ) -> SearchPage:
     """Search entries: all terms first; when nothing matches, any term."""
     filters = {key: list(values) for key, values in (filters or {}).items() if values}
     text, truncated = clean_query(q or "")
     visible = visibility_filter(visibility or Visibility())
-    allowed = And([visible, *_filter_query(filters)])
+    docsets = docsets or DocSets()
     sortedby, reverse = None, False
     if sort == "newest" or (sort == "relevance" and not text):
         sortedby, reverse = "updated", True
     elif sort == "verified":
         sortedby, reverse = "verified", True
     with index.searcher() as searcher:
+        # Whoosh ignores an empty filter set; a document number that cannot exist keeps it strict.
+        allowed = allowed_docs(searcher, docsets, visible, filters) or {-1}
         match, suggestion = "all", None
         query = parse(index, text) if text else Every()
         if text:
@@ -377,7 +397,9 @@ def run_search(
             corrected=suggestion is not None,
             scores={hit["id"]: float(hit.score or 0.0) for hit in hits},
             highlights={hit["id"]: _highlights(hit) for hit in hits} if highlights else {},
-            facets=_facets(searcher, query, visible, filters, facet_table or new_facet_table())
+            facets=_facets(
+                searcher, query, visible, filters, facet_table or new_facet_table(), docsets
+            )
             if facets
             else None,
         )
