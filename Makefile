@@ -43,3 +43,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmarks (not part of `make test`; see bench/README.md). BENCH_ARGS passes options, e.g.
+# make bench BENCH_ARGS="--sizes 2000,20000 --repeats 50".
+.PHONY: bench bench-quick
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.search_bench --sizes 20000 $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed-test
+	$(BIN)/python -m bench.search_bench --quick $(BENCH_ARGS)
