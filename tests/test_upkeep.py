@@ -81,3 +81,13 @@ def test_authors_are_notified_of_decisions(app, users, login, make_entry):
 
 def test_notifications_need_a_sign_in(app):
     assert app.test_client().get("/notifications").status_code == 303
+
+
+def test_entry_page_offers_verify_and_shows_open_flags_to_curators(app, users, login, make_entry):
+    entry = make_entry(author_id=users["cora"])
+    assert "Mark as verified" in _text(login("cora").get(f"/entries/{entry.id}"))
+    assert "Mark as verified" not in _text(login("cal").get(f"/entries/{entry.id}"))
+    login("cal").post(f"/entries/{entry.id}/flag", data={"reason": "Old statute."})
+    curator_page = _text(login("cu").get(f"/entries/{entry.id}"))
+    assert "Flagged as outdated" in curator_page and "Old statute." in curator_page
+    assert "Old statute." not in _text(login("cal").get(f"/entries/{entry.id}"))

@@ -118,7 +118,7 @@ def get_or_create_program(session: Session, name: str, *, is_demo: bool = False)
     return Lookups(session).program(name, is_demo=is_demo)
 
 
-def _apply_content(
+def apply_content(
     session: Session, entry: Entry, data: Mapping[str, Any], lookups: Lookups | None = None
 ) -> None:
     lookups = lookups or Lookups(session)
@@ -205,7 +205,7 @@ def create_entry(
     )
     if data.get("uid"):
         entry.uid = data["uid"]
-    _apply_content(session, entry, {**data, "is_demo": is_demo}, lookups)
+    apply_content(session, entry, {**data, "is_demo": is_demo}, lookups)
     published = status == "published"
     if published:
         entry.published_revision = 1
@@ -242,7 +242,7 @@ def revise_entry(
     Used by curator-level writers (the importer, curators' edits). Contributors'
     pending revisions of published entries arrive with the review workflow.
     """
-    _apply_content(session, entry, data, lookups)
+    apply_content(session, entry, data, lookups)
     if data.get("status"):
         entry.status = data["status"]
     entry.version += 1

@@ -6,6 +6,7 @@ from flask import Blueprint
 from flask import abort
 from flask import flash
 from flask import redirect
+from flask import render_template
 from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
@@ -14,16 +15,27 @@ from kb.auth.policy import has_role
 from kb.auth.policy import is_curator
 from kb.auth.policy import require_role
 from kb.auth.policy import viewer
+from kb.entries import editing
 from kb.entries import history as entry_history
 from kb.entries import upkeep
 from kb.entries import workflow
+from kb.entries.forms import EntryForm
 from kb.entries.services import get_readable_entry
+from kb.entries.validation import RecordError
+from kb.extensions import csrf
 from kb.extensions import db
 from kb.finder.services import related_entries
 from kb.htmx import render
+from kb.models import ENTRY_KINDS
 from kb.pagination import page_args
 
 bp = Blueprint("entries", __name__)
+CSRF_MESSAGE = "The form had expired. Nothing was lost: check it and save again."
+FIX_MESSAGE = "Some fields need fixing; everything you typed is kept."
+CONFLICT_MESSAGE = (
+    "Someone saved this entry after you opened it. Their version is shown below; "
+    "your text is kept in the form. Merge what you need and save again."
+)
 DONE = {
     "submit": "Submitted for review. A curator will look at it.",
     "withdraw": "Withdrawn: the entry is a draft again.",
@@ -31,6 +43,129 @@ DONE = {
     "request-changes": "Changes requested; the author sees your note.",
     "archive": "Archived: readers no longer see it.",
 }
+
+
+def _form_page(form: EntryForm, status: int = 200, **context: object) -> ResponseReturnValue:
+    form.set_choices(editing.taxonomy_choices(db.session))
+    return render_template("entries/form.html", form=form, **context), status
+
+
+def _posted_form() -> EntryForm:
+    """The submitted form, checked for its CSRF token (the record rules check the rest)."""
+    form = EntryForm()
+    form.set_choices(editing.taxonomy_choices(db.session))
+    form.validate()
+    return form
+
+
+def _field_errors(form: EntryForm, exc: RecordError) -> None:
+    for name, message in exc.fields.items():
+        field = getattr(form, name, None)
+        target = field if field is not None and name != "kind" else form.title
+        target.errors = [
+            *(target.errors or []),
+            message if field is not None else f"{name}: {message}",
+        ]
+
+
+@bp.get("/entries/new")
+@require_role("contributor")
+def new() -> ResponseReturnValue:
+    """An empty form for a lesson (default) or a snippet (``?kind=snippet``)."""
+    kind = request.args.get("kind") if request.args.get("kind") in ENTRY_KINDS else "lesson"
+    return _form_page(EntryForm(kind=kind), entry=None)
+
+
+@bp.post("/entries")
+@csrf.exempt  # the form checks its own token, so a failure re-renders it with the input kept
+@require_role("contributor")
+def create() -> ResponseReturnValue:
+    """Create a draft (and with ``action=submit`` send it for review); 422 keeps the input."""
+    form = _posted_form()
+    if form.errors.get("csrf_token"):
+        return _form_page(form, 400, entry=None, message=CSRF_MESSAGE)
+    try:
+        entry = editing.create(db.session, form.record(), author=viewer())
+    except RecordError as exc:
+        db.session.rollback()
+        _field_errors(form, exc)
+        return _form_page(form, 422, entry=None, message=FIX_MESSAGE)
+    if request.form.get("action") == "submit":
+        workflow.transition(db.session, entry, "submit", actor=viewer())
+    db.session.commit()
+    flash("Saved and submitted for review." if entry.status == "in_review" else "Draft saved.")
+    return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
+
+
+@bp.get("/entries/<int:entry_id>/edit")
+@require_role("contributor")
+def edit(entry_id: int) -> ResponseReturnValue:
+    """The form filled with the entry (or its pending revision), carrying its ``version``."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    if not editing.may_edit(user, entry):
+        abort(403, "Only the entry's author or a curator can edit it.")
+    content = editing.current_content(entry, user)
+    form = EntryForm(
+        data={
+            **content,
+            "kind": entry.kind,
+            "version": entry.version,
+            "plays": [str(n) for n in content.get("plays") or []],
+            "citations": "\n".join(content.get("citations") or []),
+            "tags": ", ".join(content.get("tags") or []),
+        }
+    )
+    return _form_page(form, entry=entry)
+
+
+@bp.post("/entries/<int:entry_id>")
+@csrf.exempt  # the form checks its own token, so a failure re-renders it with the input kept
+@require_role("contributor")
+def update(entry_id: int) -> ResponseReturnValue:
+    """Save an edit: 409 with both versions when it changed meanwhile; 422 keeps the input."""
+    user = viewer()
+    entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    form = _posted_form()
+    if form.errors.get("csrf_token"):
+        return _form_page(form, 400, entry=entry, message=CSRF_MESSAGE)
+    version = int(form.version.data) if (form.version.data or "").isdigit() else -1
+    try:
+        saved = editing.update(
+            db.session,
+            entry,
+            form.record(),
+            editor=user,
+            version=version,
+            note=form.note.data or "",
+        )
+    except RecordError as exc:
+        db.session.rollback()
+        _field_errors(form, exc)
+        return _form_page(form, 422, entry=entry, message=FIX_MESSAGE)
+    except editing.EditConflict as conflict:
+        form.version.data = str(conflict.version)
+        return _form_page(form, 409, entry=entry, theirs=conflict.theirs, message=CONFLICT_MESSAGE)
+    if request.form.get("action") == "submit" and entry.status in ("draft", "changes_requested"):
+        workflow.transition(db.session, entry, "submit", actor=user)
+    db.session.commit()
+    flash(
+        "Your changes wait for a curator's approval; readers see the published text until then."
+        if saved.pending
+        else "Saved."
+    )
+    return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
+
+
+@bp.post("/entries/<int:entry_id>/approve")
+@require_role("curator")
+def approve(entry_id: int) -> ResponseReturnValue:
+    """Publish an entry's pending revision."""
+    entry = get_readable_entry(db.session, entry_id, viewer()) or abort(404)
+    editing.approve(db.session, entry, actor=viewer())
+    db.session.commit()
+    flash("The pending revision is published.")
+    return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
 
 
 @bp.get("/entries/<int:entry_id>")
@@ -44,6 +179,10 @@ def detail(entry_id: int) -> ResponseReturnValue:
         entry=entry,
         related=related_entries(db.session, entry, user),
         actions=workflow.available(user, entry),
+        may_verify=upkeep.may_verify(user, entry),
+        may_edit=editing.may_edit(user, entry),
+        pending=editing.pending_revision(entry) if editing.may_edit(user, entry) else None,
+        flags=upkeep.open_flags(db.session, entry) if is_curator(user) else [],
     )
 
 
@@ -153,6 +292,7 @@ def review() -> ResponseReturnValue:
         queue=queue,
         flags=upkeep.open_flags(db.session),
         stale=upkeep.stale_entries(db.session),
+        pending=editing.pending_entries(db.session),
     )
 
 

@@ -144,7 +144,12 @@ def review_queue(session: Session, page: int, per_page: int) -> Page[Entry]:
 
 
 def review_count(session: Session) -> int:
-    """How many submissions and open outdated flags wait for a curator."""
+    """How many submissions, pending revisions and open outdated flags wait for a curator."""
     waiting = session.scalar(select(func.count(Entry.id)).where(Entry.status == "in_review"))
     flags = session.scalar(select(func.count(EntryFlag.id)).where(EntryFlag.resolved_at.is_(None)))
-    return (waiting or 0) + (flags or 0)
+    pending = session.scalar(
+        select(func.count(Entry.id)).where(
+            Entry.status == "published", Entry.version > Entry.published_revision
+        )
+    )
+    return (waiting or 0) + (flags or 0) + (pending or 0)
