@@ -16,6 +16,7 @@ from werkzeug.exceptions import Conflict
 from werkzeug.exceptions import Forbidden
 
 from kb.auth.policy import is_curator
+from kb.entries.services import CONTENT_FIELDS
 from kb.entries.services import Lookups
 from kb.entries.services import apply_content
 from kb.entries.services import audit
@@ -126,25 +127,7 @@ def _propose(
 ) -> Entry:
     """Save the edit as the next revision without touching what readers see."""
     entry.version += 1
-    data = {
-        name: clean.get(name)
-        for name in (
-            "kind",
-            "title",
-            "summary",
-            "body",
-            "benefit",
-            "context",
-            "clause_type",
-            "position",
-            "usage_notes",
-            "citations",
-            "categories",
-            "plays",
-            "tags",
-            "program",
-        )
-    }
+    data = {name: clean.get(name) for name in CONTENT_FIELDS}
     data["position"] = data["position"] or "standard"
     data["source"] = entry.source
     session.add(
