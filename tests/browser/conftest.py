@@ -48,6 +48,35 @@ def live_server(seeded_app: Flask) -> Iterator[str]:
     thread.join(timeout=5)
 
 
+@pytest.fixture(scope="module")
+def writable_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """A separate seeded app for browser tests that write (the shared one stays untouched)."""
+    from kb import create_app
+    from tests.conftest import _test_config
+
+    app = create_app(_test_config(tmp_path_factory.mktemp("writable")))
+    runner = app.test_cli_runner()
+    for args in (
+        ["init"],
+        ["seed"],
+        ["users", "create", "writer", "--password", "writer-password"],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.fixture(scope="module")
+def writable_server(writable_app: Flask) -> Iterator[str]:
+    """The writable app served on a free loopback port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, writable_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """A headless chromium (Debian's package; Playwright cannot download browsers here)."""
