@@ -14,7 +14,11 @@ from wtforms import widgets
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from kb.entries.validation import TEXT_FIELDS
 from kb.models import POSITIONS
+
+#: The text fields the form shows (the source attribution is kept, not typed).
+FORM_TEXT_FIELDS = tuple(name for name in TEXT_FIELDS if name != "source")
 
 
 class CheckboxesField(SelectMultipleField):
@@ -60,18 +64,7 @@ class EntryForm(FlaskForm):
         """The typed values as an entry record (the shared validation reads it)."""
         record: dict[str, Any] = {
             name: getattr(self, name).data or ""
-            for name in (
-                "kind",
-                "title",
-                "summary",
-                "body",
-                "benefit",
-                "context",
-                "usage_notes",
-                "citations",
-                "tags",
-                "program",
-            )
+            for name in ("kind", *FORM_TEXT_FIELDS, "citations", "tags", "program")
         }
         record["categories"] = list(self.categories.data or [])
         record["plays"] = list(self.plays.data or [])

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
+from kb.entries.validation import TEXT_FIELDS
 from kb.models import AuditEvent
 from kb.models import Category
 from kb.models import ClauseType
@@ -123,16 +124,7 @@ def apply_content(
 ) -> None:
     lookups = lookups or Lookups(session)
     with session.no_autoflush:
-        for name in (
-            "kind",
-            "title",
-            "summary",
-            "body",
-            "benefit",
-            "context",
-            "usage_notes",
-            "source",
-        ):
+        for name in ("kind", *TEXT_FIELDS):
             setattr(entry, name, data.get(name) or "")
         entry.position = data.get("position") or "standard"
         entry.citations = list(data.get("citations") or [])

@@ -51,6 +51,8 @@ LIMITS = {
     "source": 500,
     "program": 120,
 }
+#: Free-text fields of an entry (their limits are in LIMITS).
+TEXT_FIELDS = ("title", "summary", "body", "benefit", "context", "usage_notes", "source")
 MAX_CITATIONS = 30
 MAX_CITATION_CHARS = 500
 MAX_TAGS = 20

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint
 from flask import abort
 from flask import flash
@@ -297,7 +299,10 @@ def review() -> ResponseReturnValue:
 
 
 @bp.app_context_processor
-def _review_count() -> dict[str, int]:
-    """The number shown beside "Review" in the navigation (curators only)."""
-    user = viewer()
-    return {"review_count": workflow.review_count(db.session) if is_curator(user) else 0}
+def _review_count() -> dict[str, Callable[[], int]]:
+    """The number beside "Review" in the navigation (curators only), counted only when shown."""
+
+    def review_count() -> int:
+        return workflow.review_count(db.session) if is_curator(viewer()) else 0
+
+    return {"review_count": review_count}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint
 from flask import flash
 from flask import redirect
@@ -41,6 +43,11 @@ def read_all() -> ResponseReturnValue:
 
 
 @bp.app_context_processor
-def _notification_count() -> dict[str, int]:
-    user = viewer()
-    return {"notification_count": services.unread_count(db.session, user) if user else 0}
+def _notification_count() -> dict[str, Callable[[], int]]:
+    """The number beside "Notifications", counted only when a full page shows it."""
+
+    def notification_count() -> int:
+        user = viewer()
+        return services.unread_count(db.session, user) if user else 0
+
+    return {"notification_count": notification_count}

@@ -132,7 +132,7 @@ def status(app: Flask | None = None) -> dict[str, Any]:
 def _fresh_index(session: Session) -> Index:
     state = _state()
     index = state.open()
-    if state.needs_rebuild or _index.newest_seq(session) > _index.applied_seq(index):
+    if state.needs_rebuild or _index.newest_seq(session) > state.applied(index):
         try:
             catch_up()
         except Exception:  # searching a slightly stale index beats failing the request

@@ -62,6 +62,22 @@ class SearchIndex:
     facet_table: FacetTable = field(default_factory=lambda: FacetTable(FACET_FIELDS))
     #: Filter results (visibility, facet values), cached per index state.
     docsets: DocSets = field(default_factory=DocSets)
+    _applied: tuple[int, int] | None = None
+
+    def applied(self, index: Index) -> int:
+        """``applied_seq(index)``, re-read only when the index has a new generation.
+
+        Reading it opens a searcher; checking the generation only lists the index's files.
+        """
+        generation = index.latest_generation()
+        with self.lock:
+            cached = self._applied
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        seq = applied_seq(index)
+        with self.lock:
+            self._applied = (generation, seq)
+        return seq
 
     def open(self) -> Index:
         """Open the index, creating it (empty, flagged for rebuild) when missing or unusable."""

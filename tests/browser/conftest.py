@@ -31,6 +31,16 @@ def _chromium() -> str | None:
     )
 
 
+def _serve(app: Flask) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yields the base URL, then stops."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser" in str(item.path).replace(os.sep, "/"):
@@ -40,12 +50,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def live_server(seeded_app: Flask) -> Iterator[str]:
     """The seeded app served on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, seeded_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    yield from _serve(seeded_app)
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +74,7 @@ def writable_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 @pytest.fixture(scope="module")
 def writable_server(writable_app: Flask) -> Iterator[str]:
     """The writable app served on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, writable_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    yield from _serve(writable_app)
 
 
 @pytest.fixture(scope="session")
