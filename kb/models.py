@@ -342,3 +342,22 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     entry: Mapped[Entry | None] = relationship()
+
+
+class GlossaryTerm(db.Model):
+    """A term of the domain with its definition and synonyms (acronyms and spelled-out forms).
+
+    Entry pages mark known terms up with their definitions; search treats a term and its
+    synonyms as one word.
+    """
+
+    __tablename__ = "glossary_terms"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    term: Mapped[str] = mapped_column(String(120), unique=True)
+    definition: Mapped[str] = mapped_column(Text)
+    synonyms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    updated_by: Mapped[User | None] = relationship()
