@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import entries
     from kb import errors
     from kb import finder
+    from kb import glossary
     from kb import notifications
     from kb import search
     from kb import taxonomy
@@ -43,7 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "kb" / "migrations"))
     web.init_app(app)
     auth.init_app(app)
-    blueprints = (browse, entries, finder, auth, notifications, admin, taxonomy, api)
+    blueprints = (browse, entries, finder, glossary, auth, notifications, admin, taxonomy, api)
     for blueprint in (package.bp for package in blueprints):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)

@@ -16,6 +16,7 @@ from kb.config import PROJECT_ROOT
 from kb.entries.services import create_entry
 from kb.entries.validation import taxonomy_lookups
 from kb.entries.validation import validate_record
+from kb.glossary.services import seed_glossary
 from kb.models import SYSTEM_USERNAME
 from kb.models import Category
 from kb.models import ClauseType
@@ -74,7 +75,7 @@ class SeedReport:
 
 @functools.cache
 def load_data(name: str, folder: Path = SEED_DIR) -> dict[str, Any]:
-    """A parsed seed data file (``taxonomy``, ``lessons``, ``demo``)."""
+    """A parsed seed data file (``taxonomy``, ``lessons``, ``glossary``, ``demo``)."""
     with (folder / f"{name}.yaml").open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
@@ -168,10 +169,18 @@ def seed_content(session: Session, *, demo: bool = False) -> SeedReport:
     _seed_entries(
         session, lessons["lessons"], "lesson", LESSON_FIELDS, report, source=lessons["source"]
     )
+    _seed_glossary(session, report)
     if demo:
         _seed_demo(session, report)
     session.flush()
     return report
+
+
+def _seed_glossary(session: Session, report: SeedReport) -> None:
+    added, present = seed_glossary(session, load_data("glossary")["terms"])
+    for bucket, number in ((report.added, added), (report.present, present)):
+        if number:
+            bucket["glossary terms"] = bucket.get("glossary terms", 0) + number
 
 
 def _seed_demo(session: Session, report: SeedReport) -> None:

@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from kb.finder.views import search_url
 from kb.markdown import render_markdown
+from kb.placeholders import placeholder_names
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -82,5 +83,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.after_request(_security_headers)
     app.add_template_filter(render_markdown, "markdown")
+    app.add_template_global(placeholder_names, "placeholder_names")
     app.add_template_global(url_with)
     app.add_template_global(search_url)
