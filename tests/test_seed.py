@@ -128,7 +128,7 @@ def test_seed_never_modifies_existing_items(app, runner):
 def test_seed_without_demo_adds_no_demo_content(app, runner):
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0
-    assert result.output.startswith("Added 29 lessons, 25 glossary terms.")
+    assert result.output.startswith("Added 29 lessons, 29 glossary terms.")
     with app.app_context():
         assert _count(Entry, Entry.is_demo.is_(True)) == 0
         assert _count(Program) == 0

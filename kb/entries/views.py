@@ -21,6 +21,8 @@ from kb.entries import editing
 from kb.entries import history as entry_history
 from kb.entries import upkeep
 from kb.entries import workflow
+from kb.entries import writing
+from kb.entries.forms import FORM_TEXT_FIELDS
 from kb.entries.forms import EntryForm
 from kb.entries.services import get_readable_entry
 from kb.entries.validation import RecordError
@@ -34,6 +36,7 @@ from kb.pagination import page_args
 bp = Blueprint("entries", __name__)
 CSRF_MESSAGE = "The form had expired. Nothing was lost: check it and save again."
 FIX_MESSAGE = "Some fields need fixing; everything you typed is kept."
+PREVIEW_MESSAGE = "Not saved yet: the preview and the writing checks are beside the form."
 CONFLICT_MESSAGE = (
     "Someone saved this entry after you opened it. Their version is shown below; "
     "your text is kept in the form. Merge what you need and save again."
@@ -49,7 +52,8 @@ DONE = {
 
 def _form_page(form: EntryForm, status: int = 200, **context: object) -> ResponseReturnValue:
     form.set_choices(editing.taxonomy_choices(db.session))
-    return render_template("entries/form.html", form=form, **context), status
+    help = writing.writing_help(db.session, form.record())
+    return render_template("entries/form.html", form=form, help=help, **context), status
 
 
 def _posted_form() -> EntryForm:
@@ -86,6 +90,8 @@ def create() -> ResponseReturnValue:
     form = _posted_form()
     if form.errors.get("csrf_token"):
         return _form_page(form, 400, entry=None, message=CSRF_MESSAGE)
+    if request.form.get("action") == "preview":
+        return _form_page(form, entry=None, message=PREVIEW_MESSAGE)
     try:
         entry = editing.create(db.session, form.record(), author=viewer())
     except RecordError as exc:
@@ -131,6 +137,8 @@ def update(entry_id: int) -> ResponseReturnValue:
     form = _posted_form()
     if form.errors.get("csrf_token"):
         return _form_page(form, 400, entry=entry, message=CSRF_MESSAGE)
+    if request.form.get("action") == "preview":
+        return _form_page(form, entry=entry, message=PREVIEW_MESSAGE)
     version = int(form.version.data) if (form.version.data or "").isdigit() else -1
     try:
         saved = editing.update(
@@ -306,3 +314,45 @@ def _review_count() -> dict[str, Callable[[], int]]:
         return workflow.review_count(db.session) if is_curator(viewer()) else 0
 
     return {"review_count": review_count}
+
+
+# --- help while writing (nothing here saves) -------------------------------------------------
+
+CHECKED_FIELDS = ", ".join(
+    (
+        *FORM_TEXT_FIELDS,
+        "clause_type",
+        "position",
+        "citations",
+        "categories",
+        "plays",
+        "tags",
+        "program",
+    )
+)
+
+
+@bp.post(f"/entries/check/<any({CHECKED_FIELDS}):name>")
+@require_role("contributor")
+def check_field(name: str) -> ResponseReturnValue:
+    """The record rules' message for one field as the user leaves it (an htmx fragment)."""
+    form = _posted_form()
+    message = writing.field_error(db.session, form.record(), name)
+    return render_template("entries/_feedback.html", field_id=name, message=message)
+
+
+@bp.post("/entries/help")
+@require_role("contributor")
+def writing_help() -> ResponseReturnValue:
+    """The writing panel for the form as typed: previews, writing checks, placeholders."""
+    form = _posted_form()
+    help = writing.writing_help(db.session, form.record())
+    return render_template("entries/_help.html", help=help)
+
+
+@bp.get("/entries/tag-suggestions")
+@require_role("contributor")
+def tag_suggestions() -> ResponseReturnValue:
+    """Existing tags completing the last one typed, as the options of a ``<datalist>``."""
+    options = writing.tag_suggestions(db.session, request.args.get("tags", "")[:2000])
+    return render_template("entries/_tag_options.html", options=options)
