@@ -18,6 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import api
     from kb import auth
     from kb import browse
+    from kb import bucps
     from kb import cli
     from kb import entries
     from kb import errors
@@ -44,7 +45,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "kb" / "migrations"))
     web.init_app(app)
     auth.init_app(app)
-    blueprints = (browse, entries, finder, glossary, auth, notifications, admin, taxonomy, api)
+    blueprints = (
+        browse,
+        entries,
+        bucps,
+        finder,
+        glossary,
+        auth,
+        notifications,
+        admin,
+        taxonomy,
+        api,
+    )
     for blueprint in (package.bp for package in blueprints):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)

@@ -37,6 +37,7 @@ class DefaultConfig:
     PER_PAGE = 20
     MAX_PER_PAGE = 100
     JSON_SORT_KEYS = False
+    BUCP_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
 def data_dir_for(overrides: Mapping[str, Any] | None) -> Path:

@@ -361,3 +361,171 @@ class GlossaryTerm(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     updated_by: Mapped[User | None] = relationship()
+
+
+# --- BUCP workspace -------------------------------------------------------------------------
+
+bucp_lessons = Table(
+    "bucp_lessons",
+    db.metadata,
+    Column("bucp_id", ForeignKey("bucps.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry_id", ForeignKey("entries.id"), primary_key=True),
+)
+
+
+class Bucp(db.Model):
+    """A Business Use Case Proposal being assembled and tracked by its team.
+
+    ``stage`` is the current life cycle stage (slugs in ``kb.bucps.lifecycle``); every change
+    is a ``StageEvent``. ``version`` is the optimistic lock of the header fields.
+    """
+
+    __tablename__ = "bucps"
+    __table_args__ = (
+        CheckConstraint("outcome IS NULL OR outcome IN ('approved', 'denied')", name="outcome"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
+    title: Mapped[str] = mapped_column(String(200))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    sponsor_role: Mapped[str] = mapped_column(String(200), default="")
+    coordinator_role: Mapped[str] = mapped_column(String(200), default="")
+    stage: Mapped[str] = mapped_column(String(32), default="draft", index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    #: Data-sharing outcomes and results (Play 1), in the team's words.
+    results: Mapped[str] = mapped_column(Text, default="")
+    #: Statutory-restriction solutions used (slugs such as ``aggregation``).
+    statutory_solutions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    program: Mapped[Program] = relationship()
+    provider: Mapped[Department] = relationship()
+    created_by: Mapped[User] = relationship()
+    members: Mapped[list[BucpMember]] = relationship(
+        back_populates="bucp", cascade="all, delete-orphan", order_by="BucpMember.id"
+    )
+    sections: Mapped[list[BucpSection]] = relationship(
+        back_populates="bucp", cascade="all, delete-orphan", order_by="BucpSection.position"
+    )
+    events: Mapped[list[StageEvent]] = relationship(
+        back_populates="bucp",
+        cascade="all, delete-orphan",
+        order_by="(StageEvent.at, StageEvent.id)",
+    )
+    disputes: Mapped[list[BucpDispute]] = relationship(
+        back_populates="bucp", cascade="all, delete-orphan", order_by="BucpDispute.raised_at"
+    )
+    attachments: Mapped[list[BucpAttachment]] = relationship(
+        back_populates="bucp", cascade="all, delete-orphan", order_by="BucpAttachment.uploaded_at"
+    )
+    placeholders: Mapped[list[BucpPlaceholder]] = relationship(
+        back_populates="bucp", cascade="all, delete-orphan", order_by="BucpPlaceholder.name"
+    )
+    lessons: Mapped[list[Entry]] = relationship(secondary=bucp_lessons, order_by=Entry.title)
+
+
+class BucpMember(db.Model):
+    """A member of a BUCP's team: may see and edit it."""
+
+    __tablename__ = "bucp_members"
+    __table_args__ = (UniqueConstraint("bucp_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucp_id: Mapped[int] = mapped_column(ForeignKey("bucps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    bucp: Mapped[Bucp] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class BucpSection(db.Model):
+    """One field of the BUCP form: its text, and the snippet (at a published revision) it came from.
+
+    ``version`` is the optimistic lock of the text.
+    """
+
+    __tablename__ = "bucp_sections"
+    __table_args__ = (UniqueConstraint("bucp_id", "clause_type_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucp_id: Mapped[int] = mapped_column(ForeignKey("bucps.id", ondelete="CASCADE"), index=True)
+    clause_type_id: Mapped[int] = mapped_column(ForeignKey("clause_types.id"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text, default="")
+    snippet_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"), index=True)
+    snippet_revision: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    bucp: Mapped[Bucp] = relationship(back_populates="sections")
+    clause_type: Mapped[ClauseType] = relationship()
+    snippet: Mapped[Entry | None] = relationship()
+    updated_by: Mapped[User | None] = relationship()
+
+
+class StageEvent(db.Model):
+    """A dated move of a BUCP from one life cycle stage to another (``at`` may be back-dated)."""
+
+    __tablename__ = "stage_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucp_id: Mapped[int] = mapped_column(ForeignKey("bucps.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(32))
+    to_stage: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    bucp: Mapped[Bucp] = relationship(back_populates="events")
+    recorded_by: Mapped[User] = relationship()
+
+
+class BucpDispute(db.Model):
+    """A dispute raised on a BUCP, and how it was resolved."""
+
+    __tablename__ = "bucp_disputes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucp_id: Mapped[int] = mapped_column(ForeignKey("bucps.id", ondelete="CASCADE"), index=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    description: Mapped[str] = mapped_column(Text)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    bucp: Mapped[Bucp] = relationship(back_populates="disputes")
+    recorded_by: Mapped[User] = relationship()
+
+
+class BucpAttachment(db.Model):
+    """A document kept with a BUCP (a past signed BUCP, a data dictionary, …), stored on disk."""
+
+    __tablename__ = "bucp_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucp_id: Mapped[int] = mapped_column(ForeignKey("bucps.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    bucp: Mapped[Bucp] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User] = relationship()
+
+
+class BucpPlaceholder(db.Model):
+    """The value of one ``{{ placeholder }}`` of a BUCP's sections."""
+
+    __tablename__ = "bucp_placeholders"
+    __table_args__ = (UniqueConstraint("bucp_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucp_id: Mapped[int] = mapped_column(ForeignKey("bucps.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text, default="")
+
+    bucp: Mapped[Bucp] = relationship(back_populates="placeholders")

@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.bucps.seed import seed_demo_bucps
 from kb.config import PROJECT_ROOT
 from kb.entries.services import create_entry
 from kb.entries.validation import taxonomy_lookups
@@ -204,3 +205,5 @@ def _seed_demo(session: Session, report: SeedReport) -> None:
     _seed_entries(
         session, data["snippets"], "snippet", SNIPPET_FIELDS, report, source=source, is_demo=True
     )
+    for added in seed_demo_bucps(session, load_data("demo_bucps")["bucps"], system_user(session)):
+        report.count("BUCPs", added)

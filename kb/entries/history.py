@@ -84,7 +84,7 @@ def _split(text: str) -> list[str]:
     return [*tokens, current] if current else tokens
 
 
-def _diff_html(old: str, new: str) -> Markup:
+def diff_html(old: str, new: str) -> Markup:
     a, b = _words(old), _words(new)
     parts: list[str] = []
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
@@ -105,7 +105,7 @@ def diff(older: Revision, newer: Revision) -> list[FieldDiff]:
     for name, label in FIELDS.items():
         old, new = _text(older.snapshot.get(name)), _text(newer.snapshot.get(name))
         if old != new:
-            changes.append(FieldDiff(label, _diff_html(old, new)))
+            changes.append(FieldDiff(label, diff_html(old, new)))
     return changes
 
 
