@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import errors
     from kb import finder
     from kb import glossary
+    from kb import metrics
     from kb import notifications
     from kb import search
     from kb import taxonomy
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         bucps,
         finder,
         glossary,
+        metrics,
         auth,
         notifications,
         admin,

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from kb import search
+from kb.auth.policy import is_curator
+from kb.auth.policy import require_role
 from kb.auth.policy import viewer
 from kb.entries.services import entry_record
 from kb.entries.services import get_readable_entry
@@ -24,10 +26,14 @@ from kb.extensions import db
 from kb.finder.services import SearchArgumentError
 from kb.finder.services import find
 from kb.finder.services import parse_search_args
+from kb.metrics.services import FilterError
+from kb.metrics.services import metrics as metric_values
+from kb.metrics.services import parse_filters
 from kb.models import ENTRY_KINDS
 from kb.models import Category
 from kb.models import ClauseType
 from kb.models import Play
+from kb.models import utcnow
 from kb.pagination import PageArgumentError
 from kb.pagination import page_args
 from kb.seed import phases
@@ -176,3 +182,16 @@ def healthz() -> ResponseReturnValue:
     response = jsonify(status="ok" if ok else "error", database=database, index=index)
     response.status_code = 200 if ok else 503
     return response
+
+
+@bp.get("/api/v1/metrics")
+@require_role("contributor")
+def metrics() -> ResponseReturnValue:
+    """The dashboard's numbers (same filters as ``/metrics``); raw queries for curators only."""
+    try:
+        filters = parse_filters(request.args)
+    except FilterError as exc:
+        raise BadParameter(str(exc)) from None
+    return jsonify(
+        metric_values(db.session, filters, utcnow(), raw_queries=is_curator(viewer()))
+    )

@@ -79,7 +79,8 @@ def _field_errors(form: EntryForm, exc: RecordError) -> None:
 def new() -> ResponseReturnValue:
     """An empty form for a lesson (default) or a snippet (``?kind=snippet``)."""
     kind = request.args.get("kind") if request.args.get("kind") in ENTRY_KINDS else "lesson"
-    return _form_page(EntryForm(kind=kind), entry=None)
+    title = (request.args.get("title") or "")[:200]  # e.g. from a search that found nothing
+    return _form_page(EntryForm(kind=kind, title=title), entry=None)
 
 
 @bp.post("/entries")
