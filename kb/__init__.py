@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import glossary
     from kb import metrics
     from kb import notifications
+    from kb import procedures
     from kb import search
     from kb import taxonomy
     from kb import web
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         notifications,
         admin,
         taxonomy,
+        procedures,
         api,
     )
     for blueprint in (package.bp for package in blueprints):

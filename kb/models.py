@@ -529,3 +529,56 @@ class BucpPlaceholder(db.Model):
     value: Mapped[str] = mapped_column(Text, default="")
 
     bucp: Mapped[Bucp] = relationship(back_populates="placeholders")
+
+
+# --- Procedures -----------------------------------------------------------------------------
+
+PROCEDURE_STATUSES = ("draft", "published")
+
+
+class Procedure(db.Model):
+    """A procedure or training material built from the knowledge base: ordered steps.
+
+    Published procedures are read by every reader; drafts by their owner and curators.
+    ``version`` is the optimistic lock of the header (title, purpose, audience).
+    """
+
+    __tablename__ = "procedures"
+    __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
+    title: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[str] = mapped_column(String(200), default="")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    owner: Mapped[User] = relationship()
+    steps: Mapped[list[ProcedureStep]] = relationship(
+        back_populates="procedure",
+        cascade="all, delete-orphan",
+        order_by="(ProcedureStep.position, ProcedureStep.id)",
+    )
+
+
+class ProcedureStep(db.Model):
+    """One numbered step: a heading, Markdown instructions, and optionally a cited entry pinned
+    to the published revision it was cited at."""
+
+    __tablename__ = "procedure_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(
+        ForeignKey("procedures.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    heading: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    cited_entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"), index=True)
+    cited_revision: Mapped[int | None] = mapped_column(Integer)
+
+    procedure: Mapped[Procedure] = relationship(back_populates="steps")
+    cited_entry: Mapped[Entry | None] = relationship()

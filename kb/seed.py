@@ -26,6 +26,7 @@ from kb.models import Entry
 from kb.models import Play
 from kb.models import Program
 from kb.models import User
+from kb.procedures.seed import seed_demo_procedures
 from kb.search import ensure_counter
 
 SEED_DIR = PROJECT_ROOT / "seed"
@@ -207,3 +208,6 @@ def _seed_demo(session: Session, report: SeedReport) -> None:
     )
     for added in seed_demo_bucps(session, load_data("demo_bucps")["bucps"], system_user(session)):
         report.count("BUCPs", added)
+    items = load_data("demo_procedures")["procedures"]
+    for added in seed_demo_procedures(session, items, system_user(session)):
+        report.count("procedures", added)

@@ -192,6 +192,4 @@ def metrics() -> ResponseReturnValue:
         filters = parse_filters(request.args)
     except FilterError as exc:
         raise BadParameter(str(exc)) from None
-    return jsonify(
-        metric_values(db.session, filters, utcnow(), raw_queries=is_curator(viewer()))
-    )
+    return jsonify(metric_values(db.session, filters, utcnow(), raw_queries=is_curator(viewer())))
