@@ -221,3 +221,36 @@ def test_typo_correction_is_shown_on_the_page(client):
     page = _text(client.get("/search?q=secuirty"))
     assert "Showing results for" in page and "<strong>security</strong>" in page
     assert "the closest words to “secuirty”" in page
+
+
+def test_a_result_opened_from_the_as_you_type_list_settles_its_search(app, make_entry):
+    """Typing is not logged; opening one of its results logs that search, once."""
+    entry = make_entry()
+    client = app.test_client()
+    live = _text(
+        client.get(
+            "/search?q=security&kind=lesson&live=1",
+            headers={"HX-Request": "true", "HX-Trigger": "q"},
+        )
+    )
+    [href] = re.findall(rf'href="(/entries/{entry.id}\?[^"]*)"', live)
+    href = href.replace("&amp;", "&")
+    assert "from=search" in href and "q=security" in href and "kind=lesson" in href
+    assert searchlog.flush(app) == 0  # typing logged nothing
+    assert client.get(href).status_code == 200
+    assert client.get(f"/entries/{entry.id}").status_code == 200  # a plain visit: no search
+    assert client.get(f"/entries/{entry.id}?from=search").status_code == 200  # nothing searched
+    assert searchlog.flush(app) == 1
+    with app.app_context():
+        row = db.session.scalars(select(SearchLog)).one()
+        assert (row.query, row.filters, row.results) == ("security", {"kind": ["lesson"]}, 1)
+
+
+def test_results_of_a_logged_search_link_plainly(app, make_entry):
+    entry = make_entry()
+    client = app.test_client()
+    page = _text(client.get("/search?q=security"))
+    assert f'href="/entries/{entry.id}"' in page
+    assert "from=search" not in page
+    client.get(f"/entries/{entry.id}")
+    assert searchlog.flush(app) == 1  # the submitted search only, not the opening

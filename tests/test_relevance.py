@@ -3,9 +3,10 @@
 The queries (tests/relevance_queries.yaml) were written from the users' side, without looking
 at the search code; nothing in the code is tuned per query.
 
-Issue #3 aims for 90% ranked first. Measured now: 74% (40 of 54); the misses are listed when
-the test fails and by ``-s``. The assertion guards against regressions below 70% until
-ranking work closes the gap: it is a floor, not the goal.
+Issue #3 aims for 90% ranked first. Measured now: 89% (48 of 54; it was 74% before the
+ranking work of BM25F field weights, Lucene's idf, coverage and proximity, agent nouns, tag
+words and a few domain synonyms). The misses are printed by ``-s`` and listed when the test
+fails; the assertion is a floor against regressions, not the goal.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kb.seed import load_data
 
 QUERIES = yaml.safe_load((Path(__file__).parent / "relevance_queries.yaml").read_text())["queries"]
 GOAL = 0.90
-FLOOR = 0.70
+FLOOR = 0.88
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +37,12 @@ def guidebook_app(tmp_path_factory):
     return app
 
 
-def _first_lesson_number(app, query: str) -> int | None:
+def _first_lesson_number(app, query: str, per_page: int = 1) -> int | None:
     numbers = {item["uid"]: item["number"] for item in load_data("lessons")["lessons"]}
     with app.app_context():
         from kb.models import Entry
 
-        found = search.search(db.session, q=query, per_page=1)
+        found = search.search(db.session, q=query, per_page=per_page)
         if not found.ids:
             return None
         return numbers.get(db.session.get(Entry, found.ids[0]).uid)
@@ -61,4 +62,12 @@ def test_the_right_lesson_comes_first(guidebook_app):
             misses.append(f"{query['q']!r}: expected lesson {query['expect']}, got {got}")
     hit_rate = 1 - len(misses) / len(QUERIES)
     print(f"relevance: {hit_rate:.0%} of {len(QUERIES)} right first (goal {GOAL:.0%})")
+    print("\n".join(misses))
     assert hit_rate >= FLOOR, "\n".join(misses)
+
+
+def test_the_first_result_does_not_depend_on_the_page_size(guidebook_app):
+    """Every match is scored in full: no optimisation may drop the best one from a short page."""
+    for query in QUERIES:
+        first = _first_lesson_number(guidebook_app, query["q"])
+        assert _first_lesson_number(guidebook_app, query["q"], per_page=20) == first, query["q"]

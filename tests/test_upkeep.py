@@ -9,6 +9,7 @@ from sqlalchemy import select
 from kb.extensions import db
 from kb.models import Entry
 from kb.models import EntryFlag
+from kb.models import IndexEvent
 from kb.models import Notification
 from kb.models import utcnow
 
@@ -38,6 +39,11 @@ def test_stale_entries_are_flagged_listed_and_verified(app, users, login, make_e
     with app.app_context():
         fresh = db.session.get(Entry, entry.id)
         assert fresh.review_due > utcnow() + timedelta(days=360)
+        # the search index hears of it (it ranks stale entries lower)
+        events = db.session.scalars(
+            db.select(IndexEvent.entity_id).order_by(IndexEvent.seq.desc()).limit(1)
+        )
+        assert list(events) == [entry.id]
 
 
 def test_only_published_entries_can_be_verified(app, users, login, make_entry):

@@ -232,3 +232,34 @@ def test_htmx_posts_need_the_token_from_hx_headers(csrf_app):
     assert with_token.status_code == 200 and "is required" in _text(with_token)
     without = client.post("/entries/check/title", data={"title": ""}, headers=hx)
     assert without.status_code == 400
+
+
+def test_similar_entries_appear_while_typing(app, users, login, make_entry):
+    sftp = make_entry(
+        title="Rotate the SFTP keys before the first transfer",
+        body="Agree who rotates the SFTP keys, and when, before any extract moves.",
+    )
+    make_entry(title="Meet by video", body="Talk through key points face to face.")
+    client = login("cora")
+    draft = {"kind": "lesson", "title": "SFTP key rotation", "body": "Who rotates SFTP keys?"}
+    panel = _text(client.post("/entries/help", data=draft))
+    similar = panel.split('id="similar-title"')[1].split("</section>")[0]
+    assert "Rotate the SFTP keys before the first transfer" in similar
+    assert "Meet by video" not in similar
+    unrelated = {"kind": "lesson", "title": "Budget", "body": "Plan the funding cycle early."}
+    assert 'id="similar-title"' not in _text(client.post("/entries/help", data=unrelated))
+    # editing the entry itself does not suggest it
+    editing = _text(client.post(f"/entries/help?entry={sftp.id}", data=draft))
+    assert "Rotate the SFTP keys" not in editing
+
+
+def test_similar_entries_respect_visibility(app, users, login, make_entry):
+    make_entry(
+        title="Draft about SFTP key rotation schedules",
+        body="Rotate SFTP keys on a schedule agreed with the provider.",
+        status="draft",
+        author_id=users["cal"],
+    )
+    draft = {"kind": "lesson", "title": "SFTP key rotation", "body": "Rotate SFTP keys often."}
+    assert "Draft about SFTP" not in _text(login("cora").post("/entries/help", data=draft))
+    assert "Draft about SFTP" in _text(login("cal").post("/entries/help", data=draft))

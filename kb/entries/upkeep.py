@@ -17,6 +17,7 @@ from kb.models import EntryFlag
 from kb.models import User
 from kb.models import utcnow
 from kb.notifications.services import notify
+from kb.search import enqueue_index
 
 MAX_REASON_CHARS = 500
 
@@ -37,6 +38,7 @@ def verify(session: Session, entry: Entry, *, actor: User) -> None:
     entry.verified_at = now
     entry.review_due = now + REVIEW_INTERVAL
     audit(session, actor, "entry.verify", entry, review_due=entry.review_due.date().isoformat())
+    enqueue_index(session, "entry", [entry.id])  # search ranks stale entries lower
 
 
 def flag(session: Session, entry: Entry, *, actor: User, reason: str) -> EntryFlag:

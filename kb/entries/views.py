@@ -28,9 +28,11 @@ from kb.entries.services import get_readable_entry
 from kb.entries.validation import RecordError
 from kb.extensions import csrf
 from kb.extensions import db
+from kb.finder import searchlog
 from kb.finder.services import related_entries
 from kb.htmx import render
 from kb.models import ENTRY_KINDS
+from kb.models import Entry
 from kb.pagination import page_args
 
 bp = Blueprint("entries", __name__)
@@ -52,7 +54,10 @@ DONE = {
 
 def _form_page(form: EntryForm, status: int = 200, **context: object) -> ResponseReturnValue:
     form.set_choices(editing.taxonomy_choices(db.session))
-    help = writing.writing_help(db.session, form.record())
+    entry = context.get("entry")
+    help = writing.writing_help(
+        db.session, form.record(), viewer(), entry.id if isinstance(entry, Entry) else None
+    )
     return render_template("entries/form.html", form=form, help=help, **context), status
 
 
@@ -184,6 +189,7 @@ def detail(entry_id: int) -> ResponseReturnValue:
     """One entry, its Markdown rendered and sanitised, with the actions the viewer may take."""
     user = viewer()
     entry = get_readable_entry(db.session, entry_id, user) or abort(404)
+    searchlog.record_opened(request.args)  # a result opened from an unlogged search settles it
     return render(
         "entries/detail.html",
         "entries/_entry.html",
@@ -347,7 +353,8 @@ def check_field(name: str) -> ResponseReturnValue:
 def writing_help() -> ResponseReturnValue:
     """The writing panel for the form as typed: previews, writing checks, placeholders."""
     form = _posted_form()
-    help = writing.writing_help(db.session, form.record())
+    editing_id = request.args.get("entry", type=int)
+    help = writing.writing_help(db.session, form.record(), viewer(), editing_id)
     return render_template("entries/_help.html", help=help)
 
 

@@ -22,14 +22,17 @@ from kb.entries.validation import RecordError
 from kb.entries.validation import normalise_tag
 from kb.entries.validation import taxonomy_lookups
 from kb.entries.validation import validate_record
+from kb.finder.services import similar_entries
 from kb.glossary.markup import entry_markdown
 from kb.models import Entry
 from kb.models import GlossaryTerm
 from kb.models import Tag
+from kb.models import User
 from kb.models import entry_tags
 from kb.placeholders import placeholder_names
 
 MAX_SUGGESTIONS = 10
+MAX_SIMILAR = 5
 
 
 @dataclass
@@ -84,8 +87,14 @@ PREVIEW_FIELDS = {
 }
 
 
-def writing_help(session: Session, record: Mapping[str, Any]) -> Help:
-    """Previews rendered exactly as the entry page renders them, advice and placeholders."""
+def writing_help(
+    session: Session,
+    record: Mapping[str, Any],
+    user: User | None = None,
+    entry_id: int | None = None,
+) -> Help:
+    """Previews rendered exactly as the entry page renders them, advice, placeholders, and
+    the entries ``user`` may read that look like this one (``entry_id`` itself left out)."""
     kind = "snippet" if record.get("kind") == "snippet" else "lesson"
     previews = [
         (label, entry_markdown(str(record.get(name) or ""), placeholders=kind == "snippet"))
@@ -97,7 +106,18 @@ def writing_help(session: Session, record: Mapping[str, Any]) -> Help:
         previews=previews,
         advice=advice(session, record),
         placeholders=placeholder_names(str(record.get("body") or "")) if kind == "snippet" else [],
+        similar=similar_entries(
+            session,
+            _texts(record, "title", "summary", "body"),
+            user,
+            limit=MAX_SIMILAR,
+            exclude_id=entry_id,
+        ),
     )
+
+
+def _texts(record: Mapping[str, Any], *names: str) -> str:
+    return "\n".join(str(record.get(name) or "") for name in names)
 
 
 def tag_suggestions(session: Session, typed: str) -> list[str]:

@@ -1,4 +1,11 @@
-"""The search log: settled searches, buffered in memory and written in batches after responses."""
+"""The search log: settled searches, buffered in memory and written in batches after responses.
+
+A search is settled when the form is submitted, a facet or page changes, the typing pauses, or
+a result is opened. Results shown while typing are not logged as they appear: their links carry
+the search (``from=search``, ``q``, the filters and the result count) and the entry page hands
+them to ``record_opened``, so a result opened straight from the as-you-type list settles its
+search. Results of a search already logged link plainly, so nothing is counted twice.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,14 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask import Response
+from flask import after_this_request
+from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from kb import search
 from kb.extensions import db
 from kb.models import SearchLog
 from kb.models import utcnow
@@ -26,6 +37,8 @@ EXTENSION = "kb.searchlog"
 BATCH_SIZE = 50
 MAX_WAIT_SECONDS = 10.0
 PURGE_EVERY_SECONDS = 3600.0
+#: The ``from`` parameter of a result link that carries its (not yet logged) search.
+FROM_SEARCH = "search"
 
 
 class SearchLogBuffer:
@@ -64,6 +77,41 @@ def record(app: Flask, query: str, filters: Mapping[str, Sequence[str]], results
     """Queue a settled search (no user id); returns whether a flush is due."""
     row = {"at": utcnow(), "query": query[:256], "filters": dict(filters), "results": results}
     return app.extensions[EXTENSION].add(row)
+
+
+def opened_result_params(
+    query: str, filters: Mapping[str, Sequence[str]], results: int
+) -> dict[str, Any]:
+    """URL parameters for result links of a search that was not logged (results while typing)."""
+    return {"from": FROM_SEARCH, "q": query, **filters, "results": results}
+
+
+def record_opened(args: Mapping[str, Any]) -> None:
+    """On an entry page: log the search its link came from (``opened_result_params``), if any.
+
+    ``args`` is the request's query (a ``MultiDict``); the write happens after the response.
+    """
+    if args.get("from") != FROM_SEARCH or not hasattr(args, "getlist"):
+        return
+    query = " ".join(str(args.get("q", "")).split())[:256]
+    filters = {}
+    for name in search.FILTER_PARAMS:
+        values = [value.strip()[:100] for value in args.getlist(name) if value.strip()]
+        if values:
+            filters[name] = list(dict.fromkeys(values))[:20]
+    if not query and not filters:
+        return
+    try:
+        results = max(int(args.get("results", 0)), 0)
+    except ValueError:
+        results = 0
+    app = current_app._get_current_object()
+    if record(app, query, filters, results):
+
+        @after_this_request
+        def _flush_later(response: Response) -> Response:
+            response.call_on_close(lambda: flush(app))
+            return response
 
 
 def flush(app: Flask) -> int:

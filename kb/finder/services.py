@@ -173,3 +173,21 @@ def related_entries(
         log.exception("related entries for %s failed", entry.id)
         return []
     return entries_by_ids(session, ids)
+
+
+def similar_entries(
+    session: Session,
+    text: str,
+    user: User | None,
+    limit: int = 5,
+    exclude_id: int | None = None,
+) -> list[Entry]:
+    """Readable entries that look like a draft's text, so its writer can extend one instead."""
+    if len(text.split()) < 3:
+        return []
+    try:
+        ids = search.similar(session, text, visibility_for(user), limit, exclude_id)
+    except Exception:  # a nicety while typing: an index problem must not break the form
+        log.exception("similar entries failed")
+        return []
+    return entries_by_ids(session, ids)

@@ -59,6 +59,7 @@ def search_page() -> ResponseReturnValue:
     """Search with filters and facets; the results list (and facets) are the htmx fragment."""
     args = parse_search_args(request.args)
     found = find(db.session, args, viewer())
+    searched = bool(args.q.strip() or args.filters)
     response = render(
         "finder/search.html",
         "finder/_results.html",
@@ -68,12 +69,18 @@ def search_page() -> ResponseReturnValue:
         max_query=search.MAX_QUERY_CHARS,
         max_terms=search.MAX_QUERY_TERMS,
         prefixes=search.PREFIXES,
+        # Results shown while typing carry their search, logged if one of them is opened.
+        result_params=searchlog.opened_result_params(
+            found.result.query, args.filters, found.result.total
+        )
+        if searched and args.live
+        else {},
     )
     if is_htmx():
         trigger = request.headers.get("HX-Trigger", "")
         header = "HX-Replace-Url" if trigger in REPLACING_TRIGGERS else "HX-Push-Url"
         response.headers[header] = search_url(args)
-    if not args.live and (args.q.strip() or args.filters):
+    if searched and not args.live:
         app = current_app._get_current_object()
         if searchlog.record(app, found.result.query, args.filters, found.result.total):
             response.call_on_close(lambda: searchlog.flush(app))

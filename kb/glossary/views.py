@@ -17,6 +17,7 @@ from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
 
+from kb import search
 from kb.auth.policy import is_curator
 from kb.auth.policy import require_role
 from kb.auth.policy import viewer
@@ -98,6 +99,7 @@ def create() -> ResponseReturnValue:
     except services.GlossaryError as exc:
         return _refused(form, exc, None)
     db.session.commit()
+    search.glossary_changed()  # the next search knows the new synonyms
     flash(f"Added “{term.term}” to the glossary.")
     return redirect(url_for("glossary.index", _anchor=services.anchor(term.term)), code=303)
 
@@ -130,6 +132,7 @@ def update(term_id: int) -> ResponseReturnValue:
     except services.GlossaryError as exc:
         return _refused(form, exc, term)
     db.session.commit()
+    search.glossary_changed()  # the next search knows the new synonyms
     flash(f"Saved “{term.term}”.")
     return redirect(url_for("glossary.index", _anchor=services.anchor(term.term)), code=303)
 
@@ -142,5 +145,6 @@ def delete(term_id: int) -> ResponseReturnValue:
     name = term.term
     services.delete_term(db.session, term, viewer())
     db.session.commit()
+    search.glossary_changed()  # the next search knows the new synonyms
     flash(f"Removed “{name}” from the glossary.")
     return redirect(url_for("glossary.index"), code=303)

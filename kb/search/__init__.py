@@ -1,6 +1,7 @@
 """Full-text search: the only package that imports Whoosh.
 
-Public API: ``init_app``, ``enqueue_index``, ``catch_up``, ``rebuild``, ``status``, ``search``.
+Public API: ``init_app``, ``enqueue_index``, ``catch_up``, ``rebuild``, ``status``, ``search``,
+``related``, ``glossary_changed``.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from kb.search.query import SORTS
 from kb.search.query import FacetValue
 from kb.search.query import SearchPage
 from kb.search.query import Visibility
-from kb.search.query import build_thesaurus
 from kb.search.query import related as _related
 from kb.search.query import run_search
-from kb.search.schema import build_schema
+from kb.search.query import similar_to_text as _similar
+from kb.search.schema import word_analyzer
+from kb.search.thesaurus import GlossaryThesaurus
 
 __all__ = [
     "FILTER_PARAMS",
@@ -51,6 +53,7 @@ __all__ = [
     "catch_up",
     "enqueue_index",
     "ensure_counter",
+    "glossary_changed",
     "init_app",
     "rebuild",
     "search",
@@ -72,7 +75,15 @@ def init_app(app: Flask) -> None:
     groups = (
         yaml.safe_load(synonyms.read_text(encoding="utf-8"))["groups"] if synonyms.exists() else []
     )
-    state.thesaurus = build_thesaurus(groups, build_schema()["body"].analyzer)
+    state.thesaurus = GlossaryThesaurus(groups, word_analyzer())
+
+
+def glossary_changed(app: Flask | None = None) -> None:
+    """Call after a glossary write: the next search reads the glossary's synonyms again.
+
+    (Other processes notice within ``kb.search.thesaurus.CHECK_SECONDS``.)
+    """
+    _state(app).thesaurus.changed()
 
 
 def _state(app: Flask | None = None) -> _index.SearchIndex:
@@ -146,7 +157,7 @@ def search(session: Session, **params: Any) -> SearchPage:
     state = _state()
     return run_search(
         index,
-        thesaurus=state.thesaurus,
+        thesaurus=state.thesaurus.current(db.engine),
         facet_table=state.facet_table,
         docsets=state.docsets,
         **params,
@@ -155,7 +166,19 @@ def search(session: Session, **params: Any) -> SearchPage:
 
 def related(session: Session, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
     """Ids of up to ``limit`` entries most like this one, that the reader may see."""
-    return _related(_fresh_index(session), entry_id, visibility, limit)
+    return _related(_fresh_index(session), entry_id, visibility, limit, _state().docsets)
+
+
+def similar(
+    session: Session,
+    text: str,
+    visibility: Visibility,
+    limit: int = 5,
+    exclude_id: int | None = None,
+) -> list[int]:
+    """Ids of up to ``limit`` readable entries that look like ``text`` (a draft)."""
+    index = _fresh_index(session)
+    return _similar(index, text, visibility, limit, _state().docsets, exclude_id)
 
 
 @event.listens_for(Session, "after_commit")

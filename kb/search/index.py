@@ -35,6 +35,7 @@ from kb.search.schema import SCHEMA_VERSION
 from kb.search.schema import build_schema
 from kb.search.schema import entry_document
 from kb.search.schema import entry_key
+from kb.search.thesaurus import GlossaryThesaurus
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ class SearchIndex:
     needs_rebuild: bool = False
     #: ``time.monotonic()`` of the last pruning of old outbox events (never: -inf).
     pruned_at: float = float("-inf")
-    #: Word stem → the stems of its synonyms (from the synonyms file).
-    thesaurus: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    #: Synonyms from the synonyms file and the glossary (set by ``init_app``).
+    thesaurus: GlossaryThesaurus = field(default_factory=lambda: GlossaryThesaurus([], None))
     #: Facet values per document, rebuilt when the index changes.
     facet_table: FacetTable = field(default_factory=lambda: FacetTable(FACET_FIELDS))
     #: Filter results (visibility, facet values), cached per index state.

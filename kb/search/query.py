@@ -4,12 +4,16 @@ Query language: plain words (all must match; when nothing matches, any may), ``"
 ``-exclusion``, ``OR``, ``prefix*``, field prefixes (``kind:`` ``category:`` ``play:``
 ``type:`` ``program:`` ``tag:``), and typo tolerance: a word that appears nowhere in the
 index is replaced by its closest indexed word, and the response suggests the corrected query.
+Words also match their synonyms (``thesaurus``) and agent nouns; nearby query words earn a
+proximity bonus; the scoring itself lives in ``scoring``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import re
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,23 +23,34 @@ from whoosh import highlight
 from whoosh import qparser
 from whoosh.index import Index
 from whoosh.query import And
+from whoosh.query import AndMaybe
+from whoosh.query import AndNot
+from whoosh.query import DisjunctionMax
 from whoosh.query import Every
 from whoosh.query import Not
 from whoosh.query import NullQuery
 from whoosh.query import Or
 from whoosh.query import Phrase
 from whoosh.query import Query
+from whoosh.query import SpanNear2
 from whoosh.query import Term
+from whoosh.searching import ResultsPage
 from whoosh.searching import Searcher
 
 from kb.search.facets import DocSets
 from kb.search.facets import FacetTable
 from kb.search.facets import count as facet_count
+from kb.search.schema import word_analyzer
+from kb.search.scoring import CoverageOr
+from kb.search.scoring import Scaled
+from kb.search.scoring import open_searcher
+from kb.search.scoring import search_page
+from kb.search.thesaurus import Thesaurus
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TERMS = 16
-TEXT_FIELDS = ["title", "summary", "body", "benefit", "tags"]
-STEMMED_FIELDS = ("title", "summary", "body", "benefit")
+#: The field plain words are searched in (every text field, weighted: see ``schema``).
+TEXT = "text"
 #: URL parameter → index field (DESIGN §6 search parameters); also the facet keys.
 FILTER_FIELDS = {
     "kind": "kind",
@@ -57,11 +72,20 @@ PREFIXES = {
 }
 SORTS = ("relevance", "newest", "verified")
 FACET_LIMIT = 12
+#: A synonym's match counts a little less than the word typed.
 SYNONYM_BOOST = 0.7
+#: The suffix of agent nouns the stemmer leaves on short words ("own" → "owner").
+AGENT_SUFFIX = "er"
+#: Proximity: two query words (at most ``NEAR_WINDOW`` apart in the query) found within
+#: ``NEAR_SLOP`` positions of each other, in either order, add this share of their score.
+NEAR_BOOST = 0.5
+NEAR_WINDOW = 2
+NEAR_SLOP = 3
+NEAR_MAX_DOCS = 500
 #: Highlighting re-analyses the stored text: only this much of each body is searched.
 HIGHLIGHT_CHARS = 4000
-#: "Any word" matching that still ranks entries with more of the words higher.
-ANY_GROUP = qparser.OrGroup.factory(0.9)
+#: "Any word" matching (the words' query is then a ``CoverageOr``: more words rank higher).
+ANY_GROUP = qparser.OrGroup
 _WORD = re.compile(r"[A-Za-z][A-Za-z']+")
 #: A question mark ending a word ends a question; it is not a one-letter wildcard.
 _QUESTION_MARKS = re.compile(r"\?+(?=\s|$)")
@@ -119,7 +143,7 @@ def clean_query(text: str) -> tuple[str, bool]:
 
 
 def _parser(index: Index, group: type) -> qparser.QueryParser:
-    parser = qparser.MultifieldParser(TEXT_FIELDS, index.schema, group=group)
+    parser = qparser.QueryParser(TEXT, index.schema, group=group)
     parser.remove_plugin_class(qparser.BoostPlugin)
     parser.remove_plugin_class(qparser.RangePlugin)
     # "-word" excludes, but the hyphen inside "data-sharing" or "type:data-elements" does not.
@@ -150,22 +174,31 @@ def parse(index: Index, text: str, group: type = qparser.AndGroup) -> Query:
 
 
 def _known(searcher: Searcher, stem: str) -> bool:
-    reader = searcher.reader()
-    return any(reader.doc_frequency(name, stem) for name in STEMMED_FIELDS)
+    return bool(searcher.reader().doc_frequency(TEXT, stem))
 
 
-def correct(index: Index, searcher: Searcher, text: str, query: Query) -> tuple[Query, str | None]:
+def correct(
+    index: Index,
+    searcher: Searcher,
+    text: str,
+    query: Query,
+    thesaurus: Thesaurus | None = None,
+) -> tuple[Query, str | None]:
     """Replace words found nowhere in the index by their closest indexed word.
 
+    A word the thesaurus knows (an acronym no entry spells out that way) is no typo.
     Returns the corrected query and the corrected query text (``None`` when nothing changed).
     """
-    analyzer = index.schema["body"].analyzer
-    searched = {text for name, text in query.iter_all_terms() if name in STEMMED_FIELDS}
+    analyzer = index.schema[TEXT].analyzer
+    thesaurus = thesaurus or Thesaurus()
+    searched = {text for name, text in query.iter_all_terms() if name == TEXT}
     corrector = searcher.corrector("words")
     suggestion = text
     for word in dict.fromkeys(_WORD.findall(text)):
         stems = [token.text for token in analyzer(word)]
         if len(stems) != 1 or stems[0] not in searched or _known(searcher, stems[0]):
+            continue
+        if thesaurus.knows(stems[0]):
             continue
         allowed = _allowed_typos(word)
         if not allowed:
@@ -176,8 +209,7 @@ def correct(index: Index, searcher: Searcher, text: str, query: Query) -> tuple[
             continue
         found = close[:1]
         [fixed] = [token.text for token in analyzer(found[0])] or [stems[0]]
-        for name in STEMMED_FIELDS:
-            query = query.replace(name, stems[0], fixed)
+        query = query.replace(TEXT, stems[0], fixed)
         suggestion = re.sub(rf"\b{re.escape(word)}\b", found[0], suggestion)
     return query, (suggestion if suggestion != text else None)
 
@@ -203,42 +235,153 @@ def _typo_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-Thesaurus = dict[str, list[tuple[str, ...]]]
+def _plain_word(node: Query) -> str | None:
+    """The stem of a plain query word (a word of the text field, not boosted), else ``None``."""
+    if type(node) is Term and node.fieldname == TEXT and node.boost == 1.0:
+        return node.text
+    return None
 
 
-def build_thesaurus(groups: Sequence[Sequence[str]], analyzer: object) -> Thesaurus:
-    """Map each one-word member's stem to the stems of the other members of its group."""
-    thesaurus: Thesaurus = {}
-    for group in groups:
-        members = [tuple(token.text for token in analyzer(str(member))) for member in group]
-        members = [member for member in members if member]
-        for member in members:
-            if len(member) == 1:
-                others = [other for other in members if other != member]
-                thesaurus.setdefault(member[0], []).extend(others)
-    return thesaurus
+def _synonym_query(stems: tuple[str, ...], typed: int) -> Query:
+    """A synonym standing in for ``typed`` words. Whoosh scores a phrase as the sum of its
+    words, so the boost is scaled by ``typed / len(stems)``: "center for data insights and
+    innovation" weighs as much as the one word "CDII" it stands for (times SYNONYM_BOOST)."""
+    boost = SYNONYM_BOOST * typed / len(stems)
+    if len(stems) == 1:
+        return Term(TEXT, stems[0], boost=boost)
+    return Phrase(TEXT, list(stems), boost=boost)
 
 
-def expand_synonyms(query: Query, thesaurus: Thesaurus) -> Query:
-    """Let each searched word also match its synonyms (weighted a little lower)."""
-    if not thesaurus:
+def _with_children(node: Query, children: list[Query]) -> Query:
+    """A copy of a compound query with new children (keeping settings such as ``scale``)."""
+    if len(children) == 1 and isinstance(node, And):
+        return children[0]
+    fresh = copy.copy(node)
+    fresh.subqueries = children
+    return fresh
+
+
+class _Expander:
+    """Adds synonyms (thesaurus groups) and agent nouns to the words of a query."""
+
+    def __init__(self, thesaurus: Thesaurus, known: Callable[[str], bool]) -> None:
+        self.thesaurus = thesaurus
+        self.known = known
+
+    def alternatives(self, stem: str) -> list[Query]:
+        """The agent noun of a word, when entries use it: "owns" also finds "owner".
+
+        The stemmer keeps "-er" on short words ("owner", "user", "leader"), so without this
+        "who owns the data" would not find "the data's owners".
+        """
+        noun = f"{stem}{AGENT_SUFFIX}"
+        return [Term(TEXT, noun, boost=SYNONYM_BOOST)] if self.known(noun) else []
+
+    def run(self, children: list[Query], joiner: type) -> list[Query]:
+        """Replace each run of sibling words that spells a thesaurus member by the member OR
+        its synonyms (the longest member wins: "protected health information" before
+        "health"); other words get their agent noun."""
+        stems = [_plain_word(child) for child in children]
+        out: list[Query] = []
+        i = 0
+        while i < len(children):
+            run = []
+            for stem in stems[i:]:
+                if stem is None:
+                    break
+                run.append(stem)
+            length = self.thesaurus.match(run) if run else 0
+            if not length:
+                child, stem = children[i], stems[i]
+                if stem is None:
+                    out.append(self.expand(child))
+                else:
+                    extra = self.alternatives(stem)
+                    out.append(Or([child, *extra]) if extra else child)
+                i += 1
+                continue
+            member = tuple(run[:length])
+            if length == 1:
+                typed = children[i]
+            elif joiner is And:
+                typed = And(children[i : i + length])
+            else:
+                # "Any word" matching: the words of a known term count only together, so one
+                # common word of "public data" does not pass for the term.
+                typed = Phrase(TEXT, list(member), slop=NEAR_SLOP)
+            others = [_synonym_query(other, length) for other in self.thesaurus.others[member]]
+            out.append(Or([typed, *others]))
+            i += length
+        return out
+
+    def expand(self, query: Query) -> Query:
+        if isinstance(query, (And, Or)) and not isinstance(query, DisjunctionMax):
+            joiner = And if isinstance(query, And) else Or
+            return _with_children(query, self.run(list(query.subqueries), joiner))
+        if isinstance(query, AndNot):
+            return AndNot(self.expand(query.a), query.b)
+        if _plain_word(query) is not None:
+            [expanded] = self.run([query], And)
+            return expanded
+        if isinstance(query, Phrase) and query.fieldname == TEXT:
+            others = self.thesaurus.others.get(tuple(query.words), ())
+            if others:
+                typed = len(query.words)
+                return Or([query] + [_synonym_query(other, typed) for other in others])
         return query
 
-    def expand(node: Query) -> Query:
-        if not isinstance(node, Term) or node.fieldname not in STEMMED_FIELDS:
-            return node
-        alternatives = thesaurus.get(node.text)
-        if not alternatives:
-            return node
-        options: list[Query] = [node]
-        for words in alternatives:
-            if len(words) == 1:
-                options.append(Term(node.fieldname, words[0], boost=SYNONYM_BOOST))
-            else:
-                options.append(Phrase(node.fieldname, list(words), boost=SYNONYM_BOOST))
-        return Or(options)
 
-    return query.accept(expand)
+def expand_synonyms(
+    query: Query, thesaurus: Thesaurus, known: Callable[[str], bool] | None = None
+) -> Query:
+    """Let words (and runs of words) also match their synonyms and agent nouns, weighted a
+    little lower (``known`` says whether the index has a word). Excluded words stay exactly
+    as typed."""
+    return _Expander(thesaurus, known or (lambda stem: False)).expand(query)
+
+
+def proximity(query: Query, frequency: Callable[[str], int] | None = None) -> Query | None:
+    """Optional matches rewarding query words found near each other (in either order).
+
+    Pairs of plain words at most ``NEAR_WINDOW`` apart in the query must be found at most
+    ``NEAR_SLOP`` positions apart, so "product owner" ranks an entry saying "product owner"
+    over one that says "owner" here and "product" there. Reading positions is the costly part
+    of a search: a pair whose rarer word is in more than ``NEAR_MAX_DOCS`` entries
+    (``frequency`` tells) gets no bonus.
+    """
+    if isinstance(query, AndNot):
+        query = query.a
+    children = list(query.subqueries) if isinstance(query, (And, Or)) else [query]
+    words = [stem for stem in map(_plain_word, children) if stem is not None]
+    frequency = frequency or (lambda stem: 0)
+    pairs = [
+        SpanNear2([Term(TEXT, words[i]), Term(TEXT, words[j])], slop=NEAR_SLOP, ordered=False)
+        for i in range(len(words))
+        for j in range(i + 1, min(i + NEAR_WINDOW, len(words) - 1) + 1)
+        if words[i] != words[j] and min(frequency(words[i]), frequency(words[j])) <= NEAR_MAX_DOCS
+    ]
+    if not pairs:
+        return None
+    return Scaled(pairs[0] if len(pairs) == 1 else Or(pairs), NEAR_BOOST)
+
+
+def _ranked(query: Query, near: Query | None) -> Query:
+    """Add the proximity bonus; a top-level "any of these words" query also ranks by how many
+    of them a document has (the bonus scaled with the rest)."""
+    if isinstance(query, AndNot):
+        return AndNot(_ranked(query.a, near), query.b)
+    if type(query) is Or:
+        return CoverageOr(query.subqueries, boost=query.boost, bonus=near)
+    return query if near is None else AndMaybe(query, near)
+
+
+def build_query(index: Index, text: str, group: type, thesaurus: Thesaurus, searcher: Searcher):
+    """Parse, correct typos, add synonyms and the proximity bonus; returns (query, suggestion)."""
+    query = parse(index, text, group)
+    query, suggestion = correct(index, searcher, text, query, thesaurus)
+    expanded = expand_synonyms(query, thesaurus, lambda stem: _known(searcher, stem))
+    near = proximity(query, lambda stem: searcher.reader().doc_frequency(TEXT, stem))
+    return _ranked(expanded, near), suggestion
 
 
 def visibility_filter(visibility: Visibility) -> Query:
@@ -319,13 +462,33 @@ def new_facet_table() -> FacetTable:
     return FacetTable(FILTER_FIELDS.values())
 
 
-def _highlights(hit: object) -> list[str]:
-    """Up to two passages of the body (its first part) where the query matched."""
-    text = hit.get("body", "")[:HIGHLIGHT_CHARS]
-    passage = hit.highlights("body", text=text, top=2)
-    if not passage:
-        passage = hit.highlights("summary", top=1)
-    return [passage] if passage else []
+#: One analyzer for all highlighting, so its stemmer's cache is kept between searches.
+_HIGHLIGHT_ANALYZER = word_analyzer()
+
+
+def _highlight_terms(searcher: Searcher, query: Query) -> frozenset[str]:
+    """The stems the query searched for (prefixes expanded), to mark in passages."""
+    return frozenset(
+        text.decode() if isinstance(text, bytes) else text
+        for name, text in query.existing_terms(searcher.reader(), phrases=True, expand=True)
+        if name == TEXT
+    )
+
+
+def _highlights(stored: Mapping[str, str], terms: frozenset[str]) -> list[str]:
+    """Up to two passages of the body (its first part) where the query matched, else the
+    summary's; HTML with everything escaped except ``<mark>``."""
+    analyzer = _HIGHLIGHT_ANALYZER
+    formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+    for name, top in (("body", 2), ("summary", 1)):
+        text = (stored.get(name) or "")[:HIGHLIGHT_CHARS]
+        if not text:
+            continue
+        fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
+        passage = highlight.highlight(text, terms, analyzer, fragmenter, formatter, top=top)
+        if passage:
+            return [passage]
+    return []
 
 
 def run_search(
@@ -348,42 +511,33 @@ def run_search(
     text, truncated = clean_query(q or "")
     visible = visibility_filter(visibility or Visibility())
     docsets = docsets or DocSets()
+    thesaurus = thesaurus or Thesaurus()
     sortedby, reverse = None, False
     if sort == "newest" or (sort == "relevance" and not text):
         sortedby, reverse = "updated", True
     elif sort == "verified":
         sortedby, reverse = "verified", True
-    with index.searcher() as searcher:
+    with open_searcher(index, docsets) as searcher:
         # Whoosh ignores an empty filter set; a document number that cannot exist keeps it strict.
         allowed = allowed_docs(searcher, docsets, visible, filters) or {-1}
         match, suggestion = "all", None
-        query = parse(index, text) if text else Every()
+        query: Query = Every()
         if text:
-            query, suggestion = correct(index, searcher, text, query)
-            query = expand_synonyms(query, thesaurus or {})
+            query, suggestion = build_query(index, text, qparser.AndGroup, thesaurus, searcher)
 
-        def run(query: Query) -> object:
-            return searcher.search_page(
-                query,
-                page,
-                pagelen=per_page,
-                filter=allowed,
-                sortedby=sortedby,
-                reverse=reverse,
+        def run(query: Query) -> ResultsPage:
+            return search_page(
+                searcher, query, page, per_page, allowed=allowed, sortedby=sortedby, reverse=reverse
             )
 
         results = run(query)
         if text and results.total == 0:
-            fallback = parse(index, text, ANY_GROUP)
-            fallback, _ = correct(index, searcher, text, fallback)
-            fallback = expand_synonyms(fallback, thesaurus or {})
+            fallback, _ = build_query(index, text, ANY_GROUP, thesaurus, searcher)
             any_results = run(fallback)
             if any_results.total:
                 match, query, results = "any", fallback, any_results
-        if highlights:
-            results.results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
-            results.results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
         hits = list(results)
+        terms = _highlight_terms(searcher, query) if highlights and text else frozenset()
         return SearchPage(
             query=text,
             ids=[hit["id"] for hit in hits],
@@ -396,7 +550,9 @@ def run_search(
             suggestion=suggestion,
             corrected=suggestion is not None,
             scores={hit["id"]: float(hit.score or 0.0) for hit in hits},
-            highlights={hit["id"]: _highlights(hit) for hit in hits} if highlights else {},
+            highlights={hit["id"]: _highlights(hit.fields(), terms) for hit in hits}
+            if highlights
+            else {},
             facets=_facets(
                 searcher, query, visible, filters, facet_table or new_facet_table(), docsets
             )
@@ -405,13 +561,53 @@ def run_search(
         )
 
 
-def related(index: Index, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
+def related(
+    index: Index,
+    entry_id: int,
+    visibility: Visibility,
+    limit: int = 5,
+    docsets: DocSets | None = None,
+) -> list[int]:
     """Entries most like this one (by the words of its title, summary and body)."""
-    with index.searcher() as searcher:
+    with open_searcher(index, docsets or DocSets()) as searcher:
         docnum = searcher.document_number(key=f"entry:{entry_id}")
         if docnum is None:
             return []
+        stored = searcher.stored_fields(docnum)
+        text = "\n".join(stored.get(name) or "" for name in ("title", "summary", "body"))
         hits = searcher.more_like(
-            docnum, "body", top=limit, numterms=25, filter=visibility_filter(visibility)
+            docnum, TEXT, text=text, top=limit, numterms=25, filter=visibility_filter(visibility)
         )
         return [hit["id"] for hit in hits]
+
+
+#: A draft must share at least this many of its key words with an entry to call it similar.
+MIN_SHARED_TERMS = 2
+
+
+def similar_to_text(
+    index: Index,
+    text: str,
+    visibility: Visibility,
+    limit: int = 5,
+    docsets: DocSets | None = None,
+    exclude_id: int | None = None,
+) -> list[int]:
+    """Entries that look like ``text`` — a draft not in the index yet ("more like this").
+
+    The draft's most telling words (by how much more often it uses them than the index does)
+    are searched for; an entry must share at least two of them, so one common word does not
+    make two entries alike.
+    """
+    with open_searcher(index, docsets or DocSets()) as searcher:
+        terms = searcher.key_terms_from_text(TEXT, text, numterms=25)
+        if not terms:
+            return []
+        query = Or([Term(TEXT, word, boost=weight) for word, weight in terms])
+        mask = Term("key", f"entry:{exclude_id}") if exclude_id is not None else None
+        hits = searcher.search(
+            query, limit=limit * 4, filter=visibility_filter(visibility), mask=mask, terms=True
+        )
+        needed = min(MIN_SHARED_TERMS, len(terms))
+        shared = [hit["id"] for hit in hits if len(hit.matched_terms()) >= needed]
+        return shared[:limit]
