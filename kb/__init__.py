@@ -22,8 +22,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from kb import cli
     from kb import entries
     from kb import errors
+    from kb import feeds
     from kb import finder
     from kb import glossary
+    from kb import imports
     from kb import metrics
     from kb import notifications
     from kb import procedures
@@ -51,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         browse,
         entries,
         bucps,
+        procedures,
         finder,
         glossary,
         metrics,
@@ -58,7 +61,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         notifications,
         admin,
         taxonomy,
-        procedures,
+        imports,
+        feeds,
         api,
     )
     for blueprint in (package.bp for package in blueprints):

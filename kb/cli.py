@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import click
 from flask import Flask
@@ -11,21 +16,30 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy import func
 from sqlalchemy import select
 
 from kb import search
 from kb.auth import services as accounts
+from kb.auth import tokens as api_tokens
+from kb.entries.validation import taxonomy_lookups
 from kb.extensions import db
-from kb.imports.services import FORMATS
+from kb.imports.exports import EXPORT_FORMATS
+from kb.imports.exports import write_export
+from kb.imports.formats import FORMATS
+from kb.imports.formats import format_for
+from kb.imports.formats import read_records
 from kb.imports.services import ImportFailed
+from kb.imports.services import ImportReport
 from kb.imports.services import import_records
-from kb.imports.services import read_jsonl
 from kb.models import ROLES
+from kb.models import Entry
 from kb.models import User
 from kb.seed import SeedReport
 from kb.seed import install_taxonomy
 from kb.seed import seed_content
 from kb.seed import system_user
+from kb.web import external_url
 
 
 def _describe(report: SeedReport) -> str:
@@ -80,23 +94,27 @@ def serve_command(host: str, port: int, threads: int) -> None:
 
 
 @click.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="Record format (default: from the file's extension).",
+    help="json, jsonl, csv or md (default: from the file's extension).",
 )
-@click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+@click.option("--dry-run", is_flag=True, help="Validate, report, flag duplicates; write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite entries whose stored revision is newer.")
 @with_appcontext
-def import_command(file: click.utils.LazyFile, fmt: str | None, dry_run: bool, force: bool) -> None:
-    """Import entry records, all or nothing (JSON Lines)."""
-    fmt = fmt or Path(file.name).suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise click.ClickException(f"cannot tell the format of {file.name}; use --format jsonl")
-    records, problems = read_jsonl(file)
+def import_command(file: str, fmt: str | None, dry_run: bool, force: bool) -> None:
+    """Import entry records from FILE, all or nothing (JSON, JSON Lines, CSV, Markdown tables)."""
+    fmt = fmt or (None if file == "-" else format_for(file))
+    if fmt is None:
+        raise click.ClickException(
+            f"cannot tell the format of {file} from its extension; use --format json, jsonl, "
+            "csv or md"
+        )
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    records, problems = read_records(data, fmt, lookups=taxonomy_lookups(db.session))
     editor = system_user(db.session)
     try:
         with click.progressbar(length=len(records), label="Importing", file=sys.stderr) as bar:
@@ -113,16 +131,92 @@ def import_command(file: click.utils.LazyFile, fmt: str | None, dry_run: bool, f
         db.session.rollback()
         for problem in exc.problems:
             click.echo(str(problem), err=True)
+        click.echo(_import_summary(exc.report, failed=True), err=True)
         raise click.ClickException(str(exc)) from None
+    for duplicate in report.duplicates:
+        click.echo(str(duplicate))
     if dry_run:
         db.session.rollback()
-        click.echo(
-            f"Dry run: {report.created} to create, {report.updated} to update; nothing written."
-        )
+        click.echo(_import_summary(report))
         return
     db.session.commit()
-    click.echo(f"Imported: {report.created} created, {report.updated} updated.")
+    click.echo(_import_summary(report))
     _catch_up_index()
+
+
+def _import_summary(report: ImportReport, failed: bool = False) -> str:
+    if failed:
+        counts = ", ".join(f"{number} {name}" for name, number in report.counts().items())
+        return f"Checked: {counts}."
+    rest = f"Unchanged: {report.unchanged}, refused: {report.refused}"
+    if report.dry_run:
+        return (
+            f"Dry run: {report.created} to create, {report.updated} to update; nothing written. "
+            f"{rest}, likely duplicates: {len(report.duplicates)}."
+        )
+    return f"Imported: {report.created} created, {report.updated} updated. {rest}."
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="md is a readable document, not an import format.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
+@with_appcontext
+def export_command(fmt: str, out: Path | None) -> None:
+    """Export every entry (all statuses) as import records, or as a readable document (md)."""
+    url_for_entry = None
+    context = contextlib.nullcontext()
+    if current_app.config.get("BASE_URL"):
+        # Entry URLs need a request context; KB_BASE_URL makes them absolute and correct.
+        context = current_app.test_request_context("/")  # type: ignore[assignment]
+
+        def url_for_entry(entry: Entry) -> str:
+            return external_url("entries.detail", entry_id=entry.id)
+
+    total = db.session.scalar(select(func.count(Entry.id))) or 0
+    bar = click.progressbar(length=total, label="Exporting", file=sys.stderr)
+    with context, _export_target(out) as stream, bar:
+        count = write_export(
+            db.session, fmt, stream, url_for_entry=url_for_entry, progress=bar.update
+        )
+    where = f" to {out}" if out else ""
+    click.echo(f"Exported {count} entries ({fmt}){where}.", err=True)
+
+
+@contextlib.contextmanager
+def _export_target(out: Path | None) -> Iterator[TextIO]:
+    """UTF-8 text to ``out`` (written to a temporary file, then moved into place) or stdout."""
+    if out is None:
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # pragma: no cover - a text-only stdout (embedded use)
+            yield sys.stdout
+            return
+        sys.stdout.flush()
+        stream = io.TextIOWrapper(binary, "utf-8", newline="")
+        try:
+            yield stream
+        finally:
+            stream.flush()
+            stream.detach()
+        return
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @click.group("users")
@@ -194,6 +288,62 @@ def users_deactivate(name: str) -> None:
     click.echo(f"{user.username} can no longer sign in.")
 
 
+@click.group("tokens")
+def tokens_group() -> None:
+    """Manage API tokens (Authorization: Bearer)."""
+
+
+@tokens_group.command("create")
+@click.argument("user")
+@click.option("--name", default="", help="What the token is for (shown on lists).")
+@with_appcontext
+def tokens_create(user: str, name: str) -> None:
+    """Create a token for USER; prints it once (only a hash is kept)."""
+    owner = _user(user)
+    try:
+        made = api_tokens.create_token(db.session, owner, name=name, actor=system_user(db.session))
+    except api_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(
+        f"Created API token {made.token.id} ({made.token.name}) for {owner.username}:", err=True
+    )
+    click.echo(made.secret)
+    click.echo("Store it now, e.g. in a password manager: it cannot be shown again.", err=True)
+
+
+@tokens_group.command("list")
+@click.argument("user", required=False)
+@with_appcontext
+def tokens_list(user: str | None) -> None:
+    """List tokens (of USER, or everyone's): id, user, name, prefix, created, last used, state."""
+    found = api_tokens.list_tokens(db.session, _user(user) if user else None)
+    if not found:
+        click.echo("No API tokens. Create one with: kb tokens create USER --name NAME")
+    for token in found:
+        used = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never"
+        state = "revoked" if token.revoked_at else "active"
+        created = token.created_at.isoformat(timespec="minutes")
+        row = (str(token.id), token.user.username, token.name, token.prefix, created, used, state)
+        click.echo("\t".join(row))
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+@with_appcontext
+def tokens_revoke(token_id: int) -> None:
+    """Revoke the token with this ID (see kb tokens list); it stops working at once."""
+    token = api_tokens.get_token(db.session, token_id)
+    if token is None:
+        raise click.ClickException(f"there is no API token with id {token_id}")
+    try:
+        api_tokens.revoke_token(db.session, token, actor=system_user(db.session))
+    except api_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Revoked API token {token.id} ({token.prefix}…) of {token.user.username}.")
+
+
 @click.group("index")
 def index_group() -> None:
     """Inspect and maintain the search index."""
@@ -231,7 +381,16 @@ def index_rebuild() -> None:
     click.echo(f"Rebuilt the search index: {count} entries.")
 
 
-COMMANDS = (init_command, seed_command, serve_command, import_command, users_group, index_group)
+COMMANDS = (
+    init_command,
+    seed_command,
+    serve_command,
+    import_command,
+    export_command,
+    users_group,
+    tokens_group,
+    index_group,
+)
 
 
 def init_app(app: Flask) -> None:

@@ -582,3 +582,33 @@ class ProcedureStep(db.Model):
 
     procedure: Mapped[Procedure] = relationship(back_populates="steps")
     cited_entry: Mapped[Entry | None] = relationship()
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+class ApiToken(db.Model):
+    """A personal API token: ``Authorization: Bearer <token>`` acts as its user.
+
+    Only a hash of the secret is stored. The secret is 32 random bytes, so a fast unsalted
+    SHA-256 is enough: there is nothing to guess by brute force (unlike a password), and a
+    plain digest can be looked up through the unique index in one query. ``prefix`` (the first
+    characters) lets people tell their tokens apart without the secret.
+    """
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        """Not revoked."""
+        return self.revoked_at is None

@@ -1,10 +1,6 @@
-"""JSON API v1 (read endpoints) and ``/healthz``."""
+"""JSON API v1 (read endpoints) and ``/healthz``; writes are in ``kb.api.writes``."""
 
 from __future__ import annotations
-
-from datetime import UTC
-from datetime import datetime
-from typing import Any
 
 from flask import Blueprint
 from flask import abort
@@ -15,12 +11,14 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from kb import search
+from kb.api.entries import BadParameter
+from kb.api.entries import find_entries
+from kb.api.entries import parse_filters as parse_entry_filters
 from kb.auth.policy import is_curator
 from kb.auth.policy import require_role
 from kb.auth.policy import viewer
 from kb.entries.services import entry_record
 from kb.entries.services import get_readable_entry
-from kb.entries.services import list_entries
 from kb.errors import error_response
 from kb.extensions import db
 from kb.finder.services import SearchArgumentError
@@ -29,7 +27,6 @@ from kb.finder.services import parse_search_args
 from kb.metrics.services import FilterError
 from kb.metrics.services import metrics as metric_values
 from kb.metrics.services import parse_filters
-from kb.models import ENTRY_KINDS
 from kb.models import Category
 from kb.models import ClauseType
 from kb.models import Play
@@ -40,10 +37,8 @@ from kb.seed import phases
 from kb.web import external_url
 
 bp = Blueprint("api", __name__)
-
-
-class BadParameter(ValueError):
-    """A query parameter the API cannot use (answered with 400 JSON)."""
+#: The response header with an entry's ``version`` (the optimistic lock ``PATCH`` sends back).
+VERSION_HEADER = "Entry-Version"
 
 
 @bp.errorhandler(BadParameter)
@@ -57,38 +52,12 @@ def _url(entry_id: int) -> str:
     return external_url("entries.detail", entry_id=entry_id)
 
 
-def _entry_filters(args: Any) -> dict[str, Any]:
-    kind = args.get("kind") or None
-    if kind and kind not in ENTRY_KINDS:
-        raise BadParameter("kind must be lesson or snippet")
-    play = args.get("play") or None
-    if play is not None:
-        if not play.isdigit() or not 1 <= int(play) <= 8:
-            raise BadParameter("play must be a number from 1 to 8")
-        play = int(play)
-    since = args.get("updated_since") or None
-    if since is not None:
-        try:
-            since = datetime.fromisoformat(since.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadParameter("updated_since must be an ISO 8601 date or time") from None
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
-    return {
-        "kind": kind,
-        "category": args.get("category") or None,
-        "play": play,
-        "tag": args.get("tag") or None,
-        "updated_since": since,
-    }
-
-
 @bp.get("/api/v1/entries")
 def entries() -> ResponseReturnValue:
-    """Readable entries with full records, newest first, paginated and filtered."""
+    """Readable entries with full records, most recently updated first, paginated and filtered."""
     page, per_page = page_args(request.args, strict=True)
-    found = list_entries(
-        db.session, user=viewer(), page=page, per_page=per_page, **_entry_filters(request.args)
-    )
+    filters = parse_entry_filters(db.session, request.args)
+    found = find_entries(db.session, viewer(), filters, page, per_page)
     return jsonify(
         total=found.total,
         page=found.page,
@@ -130,9 +99,11 @@ def search_entries() -> ResponseReturnValue:
 
 @bp.get("/api/v1/entries/<int:entry_id>")
 def entry(entry_id: int) -> ResponseReturnValue:
-    """One readable entry."""
+    """One readable entry; the ``Entry-Version`` header carries the version PATCH needs."""
     found = get_readable_entry(db.session, entry_id, viewer()) or abort(404, "no such entry")
-    return jsonify(entry_record(found, url=_url(found.id)))
+    response = jsonify(entry_record(found, url=_url(found.id)))
+    response.headers[VERSION_HEADER] = str(found.version)
+    return response
 
 
 @bp.get("/api/v1/taxonomy")

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 from typing import TypeVar
 
+from flask import Request
 from flask import abort
 from flask import current_app
 from flask import request
@@ -26,6 +27,22 @@ PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "static", "api.healthz"}
 def viewer() -> User | None:
     """The signed-in user, or ``None`` for an anonymous reader."""
     return current_user if current_user.is_authenticated else None  # type: ignore[return-value]
+
+
+def presented_token(req: Request | None = None) -> str | None:
+    """The API token a request presents, or ``None`` (then cookies and headers say who it is).
+
+    ``Authorization: Bearer <token>`` under ``/api/``; ``?token=`` under ``/feeds/`` only
+    (feed readers cannot send headers). A request that presents a token is authenticated by
+    the token alone, needs no CSRF token, and gets no session cookie.
+    """
+    req = req or request
+    if req.path.startswith("/api/"):
+        scheme, _, value = req.headers.get("Authorization", "").strip().partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else None
+    if req.path.startswith("/feeds/") and "token" in req.args:
+        return req.args.get("token", "")
+    return None
 
 
 def has_role(user: User | None, role: str) -> bool:

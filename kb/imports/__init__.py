@@ -1,1 +1,5 @@
-"""Importing entry records (JSON Lines now; more formats with the import issue)."""
+"""Importing and exporting entries: ``kb import``/``kb export`` and the curators' web import."""
+
+from kb.imports.views import bp
+
+__all__ = ["bp"]
