@@ -119,3 +119,42 @@ def test_redaction_removes_the_text_everywhere(app, runner, tmp_path, make_entry
         .status_code
         == 404
     )
+
+
+def test_redacting_the_published_revision_under_a_pending_edit(app, make_entry, users, login):
+    entry = make_entry(
+        author_id=users["cora"], title="Ring Jane Roe", body="Call Jane Roe on 555-0100."
+    )
+    edit = {
+        "kind": "lesson",
+        "title": "Ring the Data Coordinator",
+        "body": "Call the program's Data Coordinator.",
+        "categories": ["security-reviews"],
+        "version": "1",
+    }
+    assert login("cora").post(f"/entries/{entry.id}", data=edit).status_code == 303  # pending
+    reader = app.test_client()
+    assert "555-0100" in _text(reader.get(f"/entries/{entry.id}"))
+    login("ad").post(f"/entries/{entry.id}/revisions/1/redact", data={"reason": "Phone number"})
+    page = _text(reader.get(f"/entries/{entry.id}"))
+    assert "555-0100" not in page and "Jane Roe" not in page
+    with app.app_context():
+        assert search.search(db.session, q="Jane Roe").total == 0
+        stored = db.session.get(Entry, entry.id)
+        assert stored.revisions[1].snapshot["title"] == "Ring the Data Coordinator"
+
+
+def test_redacting_a_pending_revision_keeps_the_published_text(app, make_entry, users, login):
+    entry = make_entry(author_id=users["cora"], title="Published title", body="Published body.")
+    edit = {
+        "kind": "lesson",
+        "title": "Pending with a name: Jane Roe",
+        "body": "Jane Roe wrote this.",
+        "categories": ["security-reviews"],
+        "version": "1",
+    }
+    login("cora").post(f"/entries/{entry.id}", data=edit)
+    login("ad").post(f"/entries/{entry.id}/revisions/2/redact", data={"reason": "A name"})
+    page = _text(app.test_client().get(f"/entries/{entry.id}"))
+    assert "Published body." in page
+    assert "Jane Roe" not in _text(login("cu").get(f"/entries/{entry.id}/history"))

@@ -13,15 +13,11 @@ from flask.typing import ResponseReturnValue
 
 from kb.api.views import VERSION_HEADER
 from kb.api.views import bp
-from kb.auth.policy import PUBLIC_ENDPOINTS
 from kb.models import ENTRY_KINDS
 from kb.models import ENTRY_STATUSES
 from kb.models import POSITIONS
 from kb.pagination import MAX_PER_PAGE
 from kb.web import external_url
-
-# The description of the API is no secret, so it stays readable when KB_READ_ACCESS=login.
-bp.record_once(lambda _state: PUBLIC_ENDPOINTS.add("api.openapi"))
 
 JSON = "application/json"
 

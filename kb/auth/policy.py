@@ -21,7 +21,11 @@ from kb.models import User
 F = TypeVar("F", bound=Callable[..., Any])
 ROLE_RANK = {"contributor": 1, "curator": 2, "admin": 3}
 #: Endpoints that stay open when KB_READ_ACCESS=login.
-PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "static", "api.healthz"}
+#: Open even when ``KB_READ_ACCESS=login``: signing in, static files, the health check, the
+#: API's description (no secret), and the feed (it answers 401 itself, for feed readers).
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.login", "auth.logout", "static", "api.healthz", "api.openapi", "feeds.entries"}
+)
 
 
 def viewer() -> User | None:

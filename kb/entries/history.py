@@ -158,14 +158,25 @@ def redact(session: Session, entry: Entry, revision: Revision, *, actor: User, r
     }
     revision.note = ""
     revision.redacted = True
-    if revision.number == entry.version:
+    if revision.number == shown_revision(entry):
         _redact_current(entry)
     audit(session, actor, "revision.redact", entry, revision=revision.number, reason=reason)
     enqueue_index(session, "entry", [entry.id])
 
 
+def shown_revision(entry: Entry) -> int:
+    """The revision whose content the entry's columns hold (what readers and search see).
+
+    A published (or later archived) entry shows its published revision, even when a newer,
+    pending revision waits for a curator; any other entry shows its newest revision.
+    """
+    if entry.published_revision and entry.status in ("published", "archived"):
+        return entry.published_revision
+    return entry.version
+
+
 def _redact_current(entry: Entry) -> None:
-    """The entry's own columns hold the newest revision's content: blank them too."""
+    """The entry's own columns hold the redacted revision's content: blank them too."""
     entry.title = REDACTED_TEXT
     entry.body = REDACTED_TEXT
     for name in ("summary", "benefit", "context", "usage_notes", "source"):

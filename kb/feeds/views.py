@@ -33,7 +33,6 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from kb import search
-from kb.auth.policy import PUBLIC_ENDPOINTS
 from kb.auth.policy import viewer
 from kb.entries.services import ENTRY_LOAD
 from kb.extensions import db
@@ -62,8 +61,7 @@ LOGIN_MESSAGE = (
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 # The feed answers its own sign-in requirement (401 for feed readers, not a redirect to the
-# sign-in page), so the site-wide read-access check leaves it alone.
-bp.record_once(lambda _state: PUBLIC_ENDPOINTS.add("feeds.entries"))
+# sign-in page): kb.auth.policy.PUBLIC_ENDPOINTS lists it.
 
 
 def feed_params(args: SearchArgs | None = None, **filters: Any) -> dict[str, Any]:

@@ -542,7 +542,7 @@ def run_search(
             query=text,
             ids=[hit["id"] for hit in hits],
             total=results.total,
-            page=results.pagenum,
+            page=max(1, results.pagenum),
             per_page=per_page,
             sort=sort,
             match=match,
