@@ -36,7 +36,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bench import fts5_baseline
 from bench.corpus import build_vocabulary
+from bench.corpus import generate
 from bench.corpus import write_corpus
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -106,6 +108,7 @@ class Settings:
     keep: bool
     workdir: Path | None
     out: Path
+    freshness_trials: int = 10
 
     def remaining(self) -> float:
         """Seconds left of the whole run's budget."""
@@ -393,6 +396,7 @@ def measure_search(data_dir: Path, queries: Sequence[Query], settings: Settings)
         result["first_request_ms"] = round((time.perf_counter() - started) * 1000, 2)
         result["first_request_status"] = response.status_code
         response.close()
+        result["rss_after_load_mb"] = rss_mb()
         series_results: dict[str, Any] = {}
         for series in SERIES:
             probe = client.get(_url(series, queries[0]), headers=series.headers)
@@ -407,10 +411,180 @@ def measure_search(data_dir: Path, queries: Sequence[Query], settings: Settings)
             _log(f"    timing {series.name} …")
             series_results[series.name] = time_series(client, series, queries, settings)
         result["series"] = series_results
+        result["rss_after_series_mb"] = rss_mb()
+        result["peak_rss_mb"] = peak_rss_mb()
+        if settings.freshness_trials > 0:
+            _log(f"    freshness ({settings.freshness_trials} writes in another process) …")
+            try:
+                result["freshness"] = measure_freshness(client, data_dir, settings)
+            except BenchError as exc:
+                result["freshness"] = {"error": str(exc)}
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
     return result
+
+
+# --- memory, freshness, the FTS5 baseline -------------------------------------------------------
+
+
+def rss_mb() -> float | None:
+    """Resident set size of this process now, in MB (None without psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return round(psutil.Process().memory_info().rss / 1_000_000, 1)
+
+
+def peak_rss_mb() -> float | None:
+    """The highest resident set size this process has had, in MB (Linux: ru_maxrss in KiB)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1_000_000, 1)
+
+
+def _monotonic() -> float:
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def freshness_records(count: int, seed: int) -> list[dict[str, Any]]:
+    """New published entries, each with a word of its own (``qzfresh`` + letters)."""
+    records = []
+    for number, record in enumerate(generate(count, seed=seed + 7919)):
+        token = "qzfresh" + chr(97 + number // 26 % 26) + chr(97 + number % 26)
+        record = {**record, "status": "published", "title": f"Freshness probe {token}"}
+        record["body"] = f"{token} {record['body']}"
+        records.append({"token": token, "record": record})
+    return records
+
+
+def measure_freshness(client: Any, data_dir: Path, settings: Settings) -> dict[str, Any]:
+    """Write one entry in another (warm) process; poll this app's API until it finds it.
+
+    The writer (``bench.freshness_writer``) reports the ``CLOCK_MONOTONIC`` time just before its
+    write began; the reader polls ``/api/v1/search?q=<the entry's own word>`` back to back until
+    the entry's uid is in the results. Freshness = found − write began; its resolution is one
+    search's latency (reported as ``poll_ms``).
+    """
+    probes = freshness_records(settings.freshness_trials, settings.seed)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update(KB_DATA_DIR=str(data_dir), KB_SECRET_KEY="bench")
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "bench.freshness_writer"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert writer.stdin is not None and writer.stdout is not None
+    trials: list[dict[str, Any]] = []
+    try:
+        if '"ready"' not in writer.stdout.readline():
+            raise BenchError("the freshness writer did not start")
+        for probe in probes:
+            if settings.remaining() < 15:
+                break
+            url = f"/api/v1/search?{urlencode({'q': probe['token']})}"
+            writer.stdin.write(json.dumps(probe["record"]) + "\n")
+            writer.stdin.flush()
+            trial: dict[str, Any] = {"token": probe["token"]}
+            polls: list[float] = []
+            found_at = found_poll_began = 0.0
+            give_up = _monotonic() + 15
+            while _monotonic() < give_up:
+                before = _monotonic()
+                response = client.get(url)
+                data = response.get_json(silent=True) or {}
+                response.close()
+                now = _monotonic()
+                polls.append(now - before)
+                uids = {item.get("uid") for item in data.get("results") or ()}
+                if probe["record"]["uid"] in uids:
+                    found_at, found_poll_began = now, before
+                    break
+            report = json.loads(writer.stdout.readline() or "{}")
+            if "started" not in report or not found_at:
+                trial["error"] = report.get("error") or "not found within 15 s"
+            else:
+                trial["fresh_ms"] = round((found_at - report["started"]) * 1000, 1)
+                # The finding search began here: the entry became searchable in between.
+                trial["fresh_lower_ms"] = round((found_poll_began - report["started"]) * 1000, 1)
+                trial["writer_ms"] = round((report["committed"] - report["started"]) * 1000, 1)
+            trial["polls"] = len(polls)
+            trial["poll_ms"] = round(statistics.fmean(polls) * 1000, 1) if polls else None
+            trials.append(trial)
+    finally:
+        writer.stdin.close()
+        try:
+            writer.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            writer.kill()
+            writer.wait()
+    fresh = [t["fresh_ms"] for t in trials if "fresh_ms" in t]
+    return {
+        "method": "warm second process writes one entry (import service, commit, its index "
+        "catch-up); this app's JSON API polled back to back until the entry is found",
+        "trials": trials,
+        "errors": sum("error" in t for t in trials),
+        **summarise(fresh),
+        "writer_p50_ms": summarise([t["writer_ms"] for t in trials if "writer_ms" in t]).get("p50"),
+    }
+
+
+def measure_fts5(corpus: Path, data_dir: Path, settings: Settings) -> dict[str, Any]:
+    """The FTS5 baseline on the same corpus file and queries (see ``bench.fts5_baseline``)."""
+    queries = fixed_queries(settings.seed)
+    db_path = data_dir / "fts5-baseline.sqlite"
+    started = time.perf_counter()
+    connection = fts5_baseline.build(db_path, fts5_baseline.read_jsonl(corpus))
+    build_s = time.perf_counter() - started
+    try:
+        samples, totals = fts5_baseline.time_queries(
+            connection,
+            [(q.name, q.params) for q in queries],
+            repeats=settings.repeats,
+            warmup=settings.warmup,
+            deadline=min(settings.deadline, time.monotonic() + settings.series_seconds),
+        )
+    finally:
+        connection.close()
+    every = [value for values in samples.values() for value in values]
+    return {
+        "about": "SQLite FTS5 (porter unicode61), bm25 with title weight, snippet() for the "
+        "page, facet counts by GROUP BY over the matched rowids; in-process, no HTTP",
+        "sqlite": sqlite3.sqlite_version,
+        "build_s": round(build_s, 3),
+        "bytes": dir_bytes(db_path) if db_path.is_dir() else db_path.stat().st_size,
+        **summarise(every),
+        "queries": {
+            q.name: {"total": totals[q.name], **summarise(samples[q.name])} for q in queries
+        },
+    }
+
+
+def add_ratios(size: dict[str, Any]) -> None:
+    """Ours ÷ FTS5 for p50/p95/p99, per series and per query (in place; JSON ``ratio_fts5``)."""
+    fts5 = size.get("fts5")
+    if not fts5 or "p50" not in fts5:
+        return
+    for data in size.get("series", {}).values():
+        if data.get("status") != "ok":
+            continue
+        data["ratio_fts5"] = {
+            key: round(data[key] / fts5[key], 1) for key in ("p50", "p95", "p99") if fts5[key]
+        }
+        for name, query in data["queries"].items():
+            base = fts5["queries"].get(name, {})
+            query["ratio_fts5"] = {
+                key: round(query[key] / base[key], 1)
+                for key in ("p50", "p95", "p99")
+                if base.get(key) and key in query
+            }
 
 
 # --- running and reporting ----------------------------------------------------------------------
@@ -436,6 +610,10 @@ def run_size(label: str, size: int | None, settings: Settings) -> dict[str, Any]
         result.update(prepare(label, size, data_dir, settings))
         _log(f"[{label}] measuring search …")
         result.update(measure_search(data_dir, fixed_queries(settings.seed), settings))
+        if "corpus_file" in result:
+            _log(f"[{label}] FTS5 baseline …")
+            result["fts5"] = measure_fts5(PROJECT_ROOT / result["corpus_file"], data_dir, settings)
+            add_ratios(result)
     except BenchError as exc:
         result["error"] = str(exc)
         _log(f"[{label}] stopped: {exc}")
@@ -465,16 +643,20 @@ def _size_heading(size: dict[str, Any]) -> str:
 
 
 def format_table(results: dict[str, Any]) -> str:
-    """The readable summary: per size, per series p50/p95/p99, then per-query p50."""
-    lines = ["Search latency in milliseconds, in-process Flask test client (no HTTP server)."]
+    """The readable summary: per size, per series p50/p95/p99 beside FTS5, then per query."""
+    lines = [
+        "Search latency in milliseconds, in-process Flask test client (no HTTP server);",
+        "x FTS5 = ours / SQLite FTS5 on the same corpus and queries (p50, p95, p99).",
+    ]
     for size in results["sizes"]:
         lines += ["", _size_heading(size)]
         if "error" in size:
             lines.append(f"  error: {size['error']}")
+        lines += _memory_lines(size)
         series = size.get("series", {})
         if not series:
             continue
-        lines.append(f"  {'series':<13}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}")
+        lines.append(f"  {'series':<13}{'n':>6}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}   x FTS5")
         for name, data in series.items():
             if data["status"] != "ok":
                 lines.append(f"  {name:<13}skipped: {data['reason']}")
@@ -482,23 +664,71 @@ def format_table(results: dict[str, Any]) -> str:
             note = "" if data["complete"] else "  (cut short by the time budget)"
             lines.append(
                 f"  {name:<13}{data['n']:>6}{data['p50']:>9.1f}{data['p95']:>9.1f}"
-                f"{data['p99']:>9.1f}{data['max']:>9.1f}{note}"
+                f"{data['p99']:>9.1f}{data['max']:>9.1f}   {_ratios(data)}{note}"
             )
-        lines += _query_lines(series)
+        fts5 = size.get("fts5")
+        if fts5 and "p50" in fts5:
+            lines.append(
+                f"  {'FTS5':<13}{fts5['n']:>6}{fts5['p50']:>9.2f}{fts5['p95']:>9.2f}"
+                f"{fts5['p99']:>9.2f}{fts5['max']:>9.2f}   (built in {fts5['build_s']:.1f} s, "
+                f"{_megabytes(fts5.get('bytes'))})"
+            )
+        lines += _query_lines(series, fts5)
+        lines += _freshness_lines(size.get("freshness"))
     return "\n".join(lines)
 
 
-def _query_lines(series: dict[str, Any]) -> list[str]:
+def _ratios(data: dict[str, Any]) -> str:
+    ratio = data.get("ratio_fts5") or {}
+    return " / ".join(f"{ratio[key]:g}" for key in ("p50", "p95", "p99") if key in ratio)
+
+
+def _memory_lines(size: dict[str, Any]) -> list[str]:
+    if size.get("rss_after_load_mb") is None:
+        return []
+    return [
+        f"  memory (this process): RSS {size['rss_after_load_mb']:.0f} MB after loading, "
+        f"{size.get('rss_after_series_mb') or 0:.0f} MB after the timed series, "
+        f"peak {size.get('peak_rss_mb') or 0:.0f} MB"
+    ]
+
+
+def _freshness_lines(fresh: dict[str, Any] | None) -> list[str]:
+    if not fresh:
+        return []
+    if "error" in fresh and not fresh.get("n"):
+        return [f"  freshness: error: {fresh['error']}"]
+    if not fresh.get("n"):
+        return [f"  freshness: no trial succeeded ({fresh.get('errors', 0)} errors)"]
+    polls = [t["poll_ms"] for t in fresh["trials"] if t.get("poll_ms")]
+    return [
+        f"  freshness (write in another process -> found by this app's API, n={fresh['n']}, "
+        f"errors {fresh['errors']}): p50 {fresh['p50']:.0f} ms, p95 {fresh['p95']:.0f} ms, "
+        f"max {fresh['max']:.0f} ms; writer's own write+index p50 {fresh['writer_p50_ms']:.0f} "
+        f"ms; one poll ~{statistics.fmean(polls):.0f} ms"
+    ]
+
+
+def _query_lines(series: dict[str, Any], fts5: dict[str, Any] | None = None) -> list[str]:
     measured = [name for name, data in series.items() if data["status"] == "ok"]
     if not measured:
         return []
+    base = (fts5 or {}).get("queries") or {}
     header = f"  {'query (p50 ms)':<19}{'hits':>7}" + "".join(f"{n:>13}" for n in measured)
+    if base:
+        header += f"{'FTS5 hits':>11}{'FTS5':>9}{'api x FTS5':>12}"
     lines = [header]
     for query in series[measured[0]]["queries"]:
         hits = series[measured[0]]["queries"][query].get("total")
         row = f"  {query:<19}{hits if hits is not None else '?':>7}"
         for name in measured:
             row += f"{series[name]['queries'][query].get('p50', float('nan')):>13.1f}"
+        if query in base:
+            ratio = (
+                series.get("api", {}).get("queries", {}).get(query, {}).get("ratio_fts5")
+            ) or {}
+            row += f"{base[query]['total']:>11}{base[query].get('p50', float('nan')):>9.2f}"
+            row += f"{ratio.get('p50', float('nan')):>12.1f}"
         lines.append(row)
     return lines
 
@@ -521,6 +751,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--workdir", type=Path, help="where the temporary data folders go")
     parser.add_argument("--keep", action="store_true", help="keep the data folders")
     parser.add_argument(
+        "--freshness-trials",
+        type=int,
+        default=10,
+        help="writes in another process timed to searchable (default 10; 0 skips)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=OUT_DIR / "results.json", help="JSON results file"
     )
     args = parser.parse_args(argv)
@@ -542,6 +778,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         keep=args.keep,
         workdir=args.workdir,
         out=args.out,
+        freshness_trials=max(0, args.freshness_trials),
     )
 
 
@@ -558,6 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "repeats": settings.repeats,
             "warmup": settings.warmup,
             "series_seconds": settings.series_seconds,
+            "freshness_trials": settings.freshness_trials,
             "budget_seconds": round(settings.remaining()),
         },
         "queries": [vars(query) for query in fixed_queries(settings.seed)],
