@@ -158,7 +158,7 @@ def undefined_acronyms(text: str, known: Collection[str]) -> list[str]:
     text = PLACEHOLDER.sub(" ", text)
     known_upper = {form.upper() for form in known}
     known_upper |= {word.upper() for form in known for word in form.split()}
-    defined = set(re.findall(r"[A-Za-z][\w-]*(?:\s+[\w-]+)+\s*\(([A-Z][A-Z0-9]+)s?\)", text))
+    defined = set(re.findall(r"\w\s*\(([A-Z][A-Z0-9]+)s?\)", text))
     defined |= set(re.findall(r"\b([A-Z][A-Z0-9]+)s?\s*\((?:[a-z]+\s+)?[A-Z][a-z]", text))
     found: list[str] = []
     for acronym in ACRONYM.findall(text):

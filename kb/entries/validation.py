@@ -58,6 +58,9 @@ MAX_CITATION_CHARS = 500
 MAX_TAGS = 20
 MAX_TAG_CHARS = 64
 _TAG_JUNK = re.compile(r"[^a-z0-9]+")
+#: Control characters other than tab and line breaks: stripped from every text a record sets
+#: (the web forms strip them at the request boundary; imports and the API arrive here).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class RecordError(ValueError):
@@ -79,7 +82,7 @@ def _text(value: Any, name: str, errors: dict[str, str]) -> str:
     if not isinstance(value, str):
         errors[name] = "must be text"
         return ""
-    text = value.strip()
+    text = _CONTROL.sub("", value).strip()
     limit = LIMITS.get(name)
     if limit and len(text) > limit:
         errors[name] = f"is {len(text):,} characters long; the limit is {limit:,}"
@@ -209,7 +212,7 @@ def _revision(value: Any, errors: dict[str, str]) -> int | None:
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         number = 0
     if number < 1:
         errors["revision"] = "must be a whole number from 1"
@@ -219,7 +222,8 @@ def _revision(value: Any, errors: dict[str, str]) -> int | None:
 
 def _citations(value: Any, errors: dict[str, str]) -> list[str]:
     items = _list(value, "citations", errors, "\n")
-    citations = [str(item).strip() for item in items if str(item).strip()]
+    cleaned = (_CONTROL.sub("", str(item)).strip() for item in items)
+    citations = [item for item in cleaned if item]
     if len(citations) > MAX_CITATIONS:
         errors["citations"] = f"{len(citations)} citations; the limit is {MAX_CITATIONS}"
     elif any(len(item) > MAX_CITATION_CHARS for item in citations):

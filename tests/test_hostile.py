@@ -1,0 +1,461 @@
+"""The hostile-input corpus: every string below goes through every field that is rendered
+somewhere (entries, tags, programs, glossary, BUCPs, procedures, search, import files) and must
+come back escaped: no script runs, no event handler or dangerous URL appears, template syntax
+is not evaluated, control characters are gone, and nothing answers 500."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from kb.extensions import db
+from kb.models import Department
+from kb.models import Entry
+
+#: ``{{ 77777*11 }}`` would render as this if any template engine evaluated it.
+EVALUATED = "855547"
+#: ``{% for %}`` over three items would repeat this word.
+LOOPED = "LOOPLOOP"
+
+HOSTILE: dict[str, str] = {
+    "script": "<script>alert('x')</script>",
+    "script-upper": "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+    "img-onerror": '<img src=x onerror="alert(1)">',
+    "svg-onload": "<svg/onload=alert(1)>",
+    "attribute-breakout": '" onmouseover="alert(1)" x="',
+    "md-link-javascript": "[click me](javascript:alert(1))",
+    "md-link-javascript-entity": "[click me](jav&#x61;script:alert(1))",
+    "md-link-javascript-spaced": "[click me]( JAVASCRIPT:alert(1) )",
+    "md-link-data": "[click me](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "md-image-javascript": "![pic](javascript:alert(1))",
+    "md-image-data": "![pic](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    "md-autolink-javascript": "<javascript:alert(1)>",
+    "md-reference-javascript": "[x][r]\n\n[r]: javascript:alert(1)",
+    "broken-html": "<div><b>unclosed <i>tags</div></table><!-- comment <p",
+    "iframe": '<iframe src="https://evil.example"></iframe><object data="x"></object>',
+    "style-tag": "<style>body{display:none}</style><link rel=stylesheet href=//evil.example>",
+    "jinja-expression": "{{ 77777*11 }}",
+    "jinja-statement": "{% for x in [1,2,3] %}LOOP{% endfor %}",
+    "jinja-config": "{{ config.items() }}{{ self.__init__.__globals__ }}",
+    "format-string": "${77777*11} #{77777*11} %(x)s {0.__class__}",
+    "sql": "'; DROP TABLE entries; --",
+    "sql-union": '" OR 1=1 UNION SELECT password_hash FROM users --',
+    "control": "nul\x00bell\x07backspace\x08escape\x1bdelete\x7fend",
+    "rtl-override": "invoice\u202egnp.exe \u200b\u2066hidden\u2069",
+    "emoji": "🔥💥 ZWJ 👩‍👩‍👧 flags 🇨🇦 combining é",
+    # punctuated, so that the length is what is tested here (long runs: the test at the end)
+    "huge": "<b>big</b>, " + "word, " * 50_000,
+}
+
+#: Which payloads are expected to be refused somewhere because they are too long.
+TOO_LONG = {"huge"}
+
+# Control characters that must never reach a page (tab, newline and carriage return may).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DANGEROUS_URL = re.compile(r"^(javascript|data|vbscript):", re.IGNORECASE)
+_URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
+
+
+class _Audit(HTMLParser):
+    """Collects what would execute in a browser: scripts, handlers, dangerous URLs."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "script":
+            src = values.get("src") or ""
+            if not src.startswith("/static/"):
+                self.problems.append(f"script tag {attrs!r}")
+            self._in_script = True
+        if tag in {"iframe", "object", "embed", "style", "base", "svg"}:
+            self.problems.append(f"<{tag}> element")
+        stylesheet = tag == "link" and (values.get("rel") or "") == "stylesheet"
+        if stylesheet and not (values.get("href") or "").startswith("/static/"):
+            self.problems.append(f"foreign stylesheet {attrs!r}")
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"event handler {name}= on <{tag}>")
+            if name in _URL_ATTRIBUTES and value is not None:
+                squeezed = re.sub(r"[\s\x00-\x1f]", "", value)
+                if _DANGEROUS_URL.match(squeezed):
+                    self.problems.append(f"{name}={value!r} on <{tag}>")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag == "script":
+            self._in_script = False
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.problems.append(f"inline script {data[:80]!r}")
+
+
+def assert_safe(response: Any, *, allowed: tuple[int, ...] = (200,)) -> str:
+    """The response has an allowed status, and its HTML would run nothing the input brought."""
+    html = response.get_data(as_text=True)
+    assert response.status_code in allowed, (response.status_code, html[:2000])
+    assert response.status_code < 500
+    audit = _Audit()
+    audit.feed(html)
+    audit.close()
+    assert not audit.problems, audit.problems
+    assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", html, re.IGNORECASE), html[:2000]
+    assert EVALUATED not in html
+    assert LOOPED not in html
+    assert not _CONTROL.search(html), repr(_CONTROL.search(html))
+    return html
+
+
+def assert_safe_json(response: Any, *, allowed: tuple[int, ...] = (200,)) -> Any:
+    """A JSON answer: allowed status, no control characters, no evaluated templates."""
+    assert response.status_code in allowed, (response.status_code, response.get_data()[:2000])
+    text = response.get_data(as_text=True)
+    assert EVALUATED not in text and LOOPED not in text
+    data = response.get_json()
+    assert not _CONTROL.search(json.dumps(data, ensure_ascii=False))
+    for result in data.get("results", []) if isinstance(data, dict) else []:
+        for fragment in result.get("highlights", []):
+            # highlights are HTML with everything escaped except <mark>
+            assert not re.search(r"<(?!/?mark\b)", fragment), fragment
+    return data
+
+
+def _clip(payload: str, limit: int) -> str:
+    return payload[:limit]
+
+
+PAYLOADS = pytest.mark.parametrize("name", list(HOSTILE))
+
+
+def _entry_form(payload: str, limits: bool) -> dict[str, Any]:
+    def field(limit: int) -> str:
+        return _clip(payload, limit) if limits else payload
+
+    return {
+        "kind": "lesson",
+        "title": "Hostile " + field(190),
+        "summary": field(500),
+        "body": "Body marker hostilebody. " + field(19_000),
+        "benefit": field(5_000),
+        "context": field(5_000),
+        "citations": field(400) + "\n" + "Second citation " + field(300),
+        "tags": "hostiletag, " + field(60),
+        "program": field(100) or "Hostile program",
+        "categories": ["security-reviews"],
+        "action": "submit",
+    }
+
+
+@PAYLOADS
+def test_entry_fields_render_escaped_everywhere(
+    app: Flask, users: dict[str, int], login: Callable[[str | None], FlaskClient], name: str
+) -> None:
+    payload = HOSTILE[name]
+    curator = login("cu")
+    first = curator.post("/entries", data=_entry_form(payload, limits=False))
+    if first.status_code == 422:
+        assert_safe(first, allowed=(422,))  # the form comes back with the input kept, escaped
+        # (a long payload, or one whose tag is longer than 64 characters once normalised)
+        first = curator.post("/entries", data=_entry_form(payload, limits=True))
+    assert first.status_code == 303, first.get_data(as_text=True)[:3000]
+    entry_url = first.headers["Location"]
+    entry_id = int(entry_url.rsplit("/", 1)[-1])
+    assert curator.post(f"/entries/{entry_id}/publish").status_code == 303
+
+    page = assert_safe(login(None).get(entry_url))
+    assert "hostilebody" in page
+    assert_safe(curator.get(f"/entries/{entry_id}/edit"))
+    assert_safe(curator.get(f"/entries/{entry_id}/history"))
+    assert_safe(curator.get("/review"))
+
+    with app.app_context():
+        entry = db.session.get(Entry, entry_id)
+        stored = [entry.title, entry.summary or "", entry.body, entry.program.name]
+        tags = [tag.name for tag in entry.tags]
+    assert not any(_CONTROL.search(value) for value in stored + tags), stored
+    hostile_tags = [tag for tag in tags if "hostiletag" in tag]
+    assert hostile_tags, tags
+
+    reader = login(None)
+    for url in (
+        "/search?q=hostilebody",
+        f"/search?q=hostilebody&tag={hostile_tags[0]}",
+        f"/tags/{hostile_tags[0]}",
+        "/categories/security-reviews",
+        "/",
+    ):
+        assert_safe(reader.get(url))
+    found = assert_safe(reader.get("/search?q=hostilebody", headers={"HX-Request": "true"}))
+    assert f"/entries/{entry_id}" in found
+    data = assert_safe_json(reader.get("/api/v1/search?q=hostilebody"))
+    assert [result["id"] for result in data["results"]] == [entry_id]
+    one = assert_safe_json(reader.get(f"/api/v1/entries/{entry_id}"))
+    assert one["title"].startswith("Hostile")
+    assert_safe_json(reader.get("/api/v1/entries"))
+    feed = reader.get("/feeds/entries.atom?q=hostilebody")
+    assert feed.status_code == 200
+    assert not _CONTROL.search(feed.get_data(as_text=True))
+    assert b"<script" not in feed.get_data().lower()
+
+
+@PAYLOADS
+def test_glossary_term_renders_escaped(
+    app: Flask, users: dict[str, int], login: Callable[[str | None], FlaskClient], name: str
+) -> None:
+    payload = HOSTILE[name]
+    curator = login("cu")
+    data = {"term": "Hostile " + payload, "definition": payload, "synonyms": payload}
+    response = curator.post("/glossary", data=data)
+    if response.status_code == 422:
+        assert_safe(response, allowed=(422,))
+        data = {
+            "term": "Hostile " + payload[:60],
+            "definition": payload[:1000],
+            "synonyms": payload[:60],
+        }
+        response = curator.post("/glossary", data=data)
+    assert response.status_code in (303, 422), response.get_data(as_text=True)[:2000]
+    if response.status_code == 422:  # refused even when short: the refusal must be safe too
+        assert_safe(response, allowed=(422,))
+    assert_safe(login(None).get("/glossary"))
+    assert_safe(login(None).get("/glossary?q=" + payload[:200]))
+    # glossary terms annotate entry text: an entry that uses the term renders safely too
+    entry = curator.post(
+        "/entries",
+        data={**_entry_form("Hostile " + payload[:60], limits=True), "action": "save"},
+    )
+    assert entry.status_code == 303
+    assert_safe(curator.get(entry.headers["Location"]))
+
+
+@pytest.fixture
+def department(app: Flask) -> int:
+    with app.app_context():
+        found = Department(name="Department of Hostile Inputs", abbreviation="DHI")
+        db.session.add(found)
+        db.session.commit()
+        return found.id
+
+
+@PAYLOADS
+def test_bucp_header_and_section_render_escaped(
+    app: Flask,
+    users: dict[str, int],
+    department: int,
+    login: Callable[[str | None], FlaskClient],
+    name: str,
+) -> None:
+    payload = HOSTILE[name]
+    cora = login("cora")
+
+    def header(limits: bool) -> dict[str, str]:
+        def field(limit: int) -> str:
+            return payload[:limit] if limits else payload
+
+        return {
+            "title": "Hostile " + field(180),
+            "program": field(100) or "Hostile program",
+            "provider_id": str(department),
+            "sponsor_role": field(190) or "Sponsor",
+            "coordinator_role": field(190) or "Coordinator",
+            "results": field(5000),
+        }
+
+    response = cora.post("/bucps", data=header(limits=False))
+    if response.status_code == 422:
+        assert_safe(response, allowed=(422,))
+        assert name in TOO_LONG
+        response = cora.post("/bucps", data=header(limits=True))
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    bucp_id = int(response.headers["Location"].rsplit("/", 1)[-1])
+    assert_safe(cora.get(f"/bucps/{bucp_id}"))
+    assert_safe(cora.get(f"/bucps/{bucp_id}/edit"))
+    assert_safe(cora.get("/bucps"))
+
+    section = f"/bucps/{bucp_id}/sections/use-case-description"
+    form_page = assert_safe(cora.get(section))
+    version = re.search(r'name="version"[^>]*value="(\d+)"', form_page)
+    assert version, "the section form carries its version"
+    text = "Section text {{ program_name }} " + payload
+    saved = cora.post(section, data={"version": version.group(1), "text": text})
+    if saved.status_code == 422:
+        assert_safe(saved, allowed=(422,))
+        assert name in TOO_LONG
+        saved = cora.post(section, data={"version": version.group(1), "text": text[:10_000]})
+    assert saved.status_code == 303, saved.get_data(as_text=True)[:3000]
+    assert_safe(cora.get(section))
+    assert_safe(cora.get(f"/bucps/{bucp_id}"))
+    exported = cora.get(f"/bucps/{bucp_id}/export?format=md")
+    assert exported.status_code == 200
+    assert not _CONTROL.search(exported.get_data(as_text=True))
+
+
+@PAYLOADS
+def test_procedure_and_step_render_escaped(
+    app: Flask, users: dict[str, int], login: Callable[[str | None], FlaskClient], name: str
+) -> None:
+    payload = HOSTILE[name]
+    cora = login("cora")
+
+    def header(limits: bool) -> dict[str, str]:
+        def field(limit: int) -> str:
+            return payload[:limit] if limits else payload
+
+        return {
+            "title": "Hostile " + field(180),
+            "audience": field(190) or "Everyone",
+            "purpose": field(5000),
+        }
+
+    response = cora.post("/procedures", data=header(limits=False))
+    if response.status_code == 422:
+        assert_safe(response, allowed=(422,))
+        assert name in TOO_LONG
+        response = cora.post("/procedures", data=header(limits=True))
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    procedure_id = int(response.headers["Location"].split("/")[-2])
+
+    step = {"new-heading": "Step " + payload, "new-instructions": payload}
+    added = cora.post(f"/procedures/{procedure_id}/steps", data=step)
+    if added.status_code == 422:
+        assert_safe(added, allowed=(422,))
+        step = {"new-heading": "Step " + payload[:150], "new-instructions": payload[:5000]}
+        added = cora.post(f"/procedures/{procedure_id}/steps", data=step)
+    assert added.status_code == 303, added.get_data(as_text=True)[:3000]
+    assert_safe(cora.get(f"/procedures/{procedure_id}/edit"))
+    assert_safe(cora.get(f"/procedures/{procedure_id}"))
+    assert cora.post(f"/procedures/{procedure_id}/publish").status_code == 303
+    assert_safe(login(None).get(f"/procedures/{procedure_id}"))
+    assert_safe(login(None).get("/procedures"))
+    exported = login(None).get(f"/procedures/{procedure_id}/export?format=md")
+    assert exported.status_code == 200
+    assert not _CONTROL.search(exported.get_data(as_text=True))
+
+
+@PAYLOADS
+def test_search_queries_are_escaped_and_never_fail(
+    app: Flask,
+    login: Callable[[str | None], FlaskClient],
+    make_entry: Callable[..., Entry],
+    name: str,
+) -> None:
+    payload = HOSTILE[name]
+    make_entry(title="Script review", body="Review the script and the image alert.")
+    reader = login(None)
+    for query in (payload, payload[:500], f"tag:{payload[:50]}", f'"{payload[:80]}'):
+        params = {"q": query}
+        assert_safe(reader.get("/search", query_string=params))
+        assert_safe(reader.get("/search", query_string=params, headers={"HX-Request": "true"}))
+        assert_safe_json(reader.get("/api/v1/search", query_string=params))
+        feed = reader.get("/feeds/entries.atom", query_string=params)
+        assert feed.status_code == 200 and b"<script" not in feed.get_data().lower()
+    for name in ("kind", "category", "play", "tag", "program", "clause_type", "sort"):
+        params = {"q": "review", name: payload[:500]}
+        assert_safe(reader.get("/search", query_string=params))
+        assert_safe_json(reader.get("/api/v1/search", query_string=params), allowed=(200, 400))
+
+
+@PAYLOADS
+def test_imported_records_render_escaped(
+    app: Flask, runner: Any, users: dict[str, int], login: Callable, tmp_path: Any, name: str
+) -> None:
+    payload = HOSTILE[name]
+    record = {
+        "kind": "lesson",
+        "title": "Imported " + payload[:180],
+        "summary": payload[:500],
+        "body": "Body marker importedbody. " + payload[:19_000],
+        "benefit": payload[:5000],
+        "citations": [payload[:400]],
+        "tags": [payload[:60], "importedtag"],
+        "program": payload[:100] or "Imported program",
+        "categories": ["security-reviews"],
+        "status": "published",
+    }
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        entry = db.session.scalars(select(Entry)).one()
+        entry_id = entry.id
+        stored = [entry.title, entry.summary or "", entry.body, entry.program.name]
+    reader = login(None)
+    assert "importedbody" in assert_safe(reader.get(f"/entries/{entry_id}"))
+    assert f"/entries/{entry_id}" in assert_safe(reader.get("/search?q=importedbody"))
+    assert_safe(reader.get("/tags/importedtag"))
+    assert_safe_json(reader.get(f"/api/v1/entries/{entry_id}"))
+    assert_safe_json(reader.get("/api/v1/search?q=importedbody"))
+    # stripped when imported, like at the web boundary (DESIGN §6), not only hidden on pages
+    assert not any(_CONTROL.search(value) for value in stored), stored
+
+
+_LONG_RUN_SCRIPT = """
+import sys, time
+from kb import create_app
+from kb.extensions import db
+from kb.seed import install_taxonomy
+from kb.auth.services import create_user
+app = create_app({"TESTING": True, "DATA_DIR": sys.argv[1], "SECRET_KEY": "t",
+    "SQLALCHEMY_DATABASE_URI": "sqlite:///" + sys.argv[1] + "/kb.sqlite",
+    "WTF_CSRF_ENABLED": False, "SEARCH_INDEX_IN_MEMORY": True,
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+with app.app_context():
+    db.create_all(); install_taxonomy(db.session)
+    create_user(db.session, "cu", role="curator", password="password-1"); db.session.commit()
+client = app.test_client()
+assert client.post("/login", data={"username": "cu", "password": "password-1"}).status_code == 303
+started = time.monotonic()
+response = client.post("/entries", data={"kind": "lesson", "title": "Long run",
+    "categories": ["security-reviews"], "body": sys.argv[2] * int(sys.argv[3])})
+if response.status_code == 303:  # the edit form runs the writing checks over the body
+    assert client.get(response.headers["Location"] + "/edit").status_code == 200
+print(response.status_code, round(time.monotonic() - started, 2))
+"""
+
+
+@pytest.mark.parametrize(
+    ("unit", "count", "status"),
+    [("x", 300_000, 422), ("word ", 60_000, 422), ("x", 19_000, 303), ("word ", 3_800, 303)],
+    ids=["300k-letters", "300k-words", "19k-letters-within-limit", "19k-words-within-limit"],
+)
+def test_a_long_unbroken_run_of_letters_answers_in_seconds(
+    tmp_path: Any, unit: str, count: int, status: int
+) -> None:
+    """A body that is one long word (a pasted data: image, a hash) must not stall the server.
+
+    Run in a child process, so that a regular expression that backtracks for hours is killed
+    at the deadline instead of holding this process.
+    """
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _LONG_RUN_SCRIPT, str(tmp_path), unit, str(count)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"POST /entries with a body of {count:,} × {unit!r} took more than 20 s")
+    assert done.returncode == 0, done.stderr[-3000:]
+    code, seconds = done.stdout.split()
+    assert int(code) == status
+    assert float(seconds) < 5, seconds
