@@ -143,3 +143,22 @@ def login(app: Flask) -> Callable[[str | None], FlaskClient]:
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def csrf_app(tmp_path: Path) -> Iterator[Flask]:
+    """A fresh app with CSRF protection on (as in production) and one contributor, ``cora``
+    (password ``correct horse``)."""
+    from kb.auth.services import create_user
+
+    app = create_app(
+        _test_config(tmp_path / "csrf", WTF_CSRF_ENABLED=True, SEARCH_INDEX_IN_MEMORY=True)
+    )
+    with app.app_context():
+        db.create_all()
+        install_taxonomy(db.session)
+        create_user(db.session, "cora", role="contributor", password="correct horse")
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()

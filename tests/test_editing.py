@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
-from kb import create_app
 from kb.extensions import db
 from kb.models import Entry
-from kb.seed import install_taxonomy
-from tests.conftest import _test_config
 
 LESSON = {
     "kind": "lesson",
@@ -143,23 +139,6 @@ def test_curator_edit_of_published_entry_publishes_at_once(app, users, login, ma
     entry = make_entry(author_id=users["cora"], title="Old")
     login("cu").post(f"/entries/{entry.id}", data={**LESSON, "title": "New now", "version": "1"})
     assert "New now" in _text(app.test_client().get(f"/entries/{entry.id}"))
-
-
-@pytest.fixture
-def csrf_app(tmp_path):
-    app = create_app(
-        _test_config(tmp_path / "csrf", WTF_CSRF_ENABLED=True, SEARCH_INDEX_IN_MEMORY=True)
-    )
-    with app.app_context():
-        db.create_all()
-        install_taxonomy(db.session)
-        from kb.auth.services import create_user
-
-        create_user(db.session, "cora", role="contributor", password="correct horse")
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_csrf_failure_keeps_the_form(csrf_app):

@@ -8,14 +8,11 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from kb import create_app
 from kb.entries.clarity import check_record
 from kb.entries.clarity import undefined_acronyms
 from kb.extensions import db
 from kb.glossary.services import create_term
 from kb.models import Entry
-from kb.seed import install_taxonomy
-from tests.conftest import _test_config
 
 KNOWN = ["PHI", "protected health information", "BUCP", "SAFE", "NIST SP 800-53"]
 SNIPPET = {"kind": "snippet", "clause_type": "data-elements", "title": "Fields"}
@@ -196,23 +193,6 @@ def test_new_form_wires_field_checks_and_the_help_panel(app, users, login):
     assert 'hx-post="/entries/help"' in page
     assert 'list="tag-options"' in page
     assert 'name="action" value="preview"' in page
-
-
-@pytest.fixture
-def csrf_app(tmp_path):
-    app = create_app(
-        _test_config(tmp_path / "csrf", WTF_CSRF_ENABLED=True, SEARCH_INDEX_IN_MEMORY=True)
-    )
-    with app.app_context():
-        db.create_all()
-        install_taxonomy(db.session)
-        from kb.auth.services import create_user
-
-        create_user(db.session, "cora", role="contributor", password="correct horse")
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_htmx_posts_need_the_token_from_hx_headers(csrf_app):
