@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
 import yaml
 from flask import Flask
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 EXTENSION = "kb.search"
 PRUNE_EVERY_SECONDS = 3600
 SYNONYMS_FILE = PROJECT_ROOT / "seed" / "synonyms.yaml"
+T = TypeVar("T")
 
 
 def init_app(app: Flask) -> None:
@@ -90,6 +92,23 @@ def _state(app: Flask | None = None) -> _index.SearchIndex:
     return (app or current_app).extensions[EXTENSION]
 
 
+def _healing(state: _index.SearchIndex, work: Callable[[], T]) -> T:
+    """Run ``work``; if it fails because the index on disk became unreadable (its folder
+    deleted or its files damaged while we run), recreate the index and run it once more.
+
+    Any other failure is raised as it is: a bug must not cost a rebuild on every request.
+    """
+    try:
+        return work()
+    except Exception as exc:
+        if state.readable():
+            raise
+        reason = f"{type(exc).__name__}: {exc}"
+        _index.collect_unclosed_files(exc)
+    state.reset(reason)
+    return work()
+
+
 def catch_up(app: Flask | None = None, *, wait: float = _index.WRITER_WAIT_SECONDS) -> int:
     """Apply pending outbox events to this process's index; returns how many.
 
@@ -102,7 +121,7 @@ def catch_up(app: Flask | None = None, *, wait: float = _index.WRITER_WAIT_SECON
             state.pruned_at = time.monotonic()
             prune_events(session, int(app.config["INDEX_EVENT_RETENTION_DAYS"]))
             session.commit()
-        return _index.catch_up(state, session, wait=wait)
+        return _healing(state, lambda: _index.catch_up(state, session, wait=wait))
 
 
 def rebuild(app: Flask | None = None, progress: Callable[[int], None] | None = None) -> int:
@@ -153,20 +172,25 @@ def _fresh_index(session: Session) -> Index:
 
 def search(session: Session, **params: Any) -> SearchPage:
     """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
-    index = _fresh_index(session)
     state = _state()
-    return run_search(
-        index,
-        thesaurus=state.thesaurus.current(db.engine),
-        facet_table=state.facet_table,
-        docsets=state.docsets,
-        **params,
+    return _healing(
+        state,
+        lambda: run_search(
+            _fresh_index(session),
+            thesaurus=state.thesaurus.current(db.engine),
+            facet_table=state.facet_table,
+            docsets=state.docsets,
+            **params,
+        ),
     )
 
 
 def related(session: Session, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:
     """Ids of up to ``limit`` entries most like this one, that the reader may see."""
-    return _related(_fresh_index(session), entry_id, visibility, limit, _state().docsets)
+    state = _state()
+    return _healing(
+        state, lambda: _related(_fresh_index(session), entry_id, visibility, limit, state.docsets)
+    )
 
 
 def similar(
@@ -177,8 +201,11 @@ def similar(
     exclude_id: int | None = None,
 ) -> list[int]:
     """Ids of up to ``limit`` readable entries that look like ``text`` (a draft)."""
-    index = _fresh_index(session)
-    return _similar(index, text, visibility, limit, _state().docsets, exclude_id)
+    state = _state()
+    return _healing(
+        state,
+        lambda: _similar(_fresh_index(session), text, visibility, limit, state.docsets, exclude_id),
+    )
 
 
 @event.listens_for(Session, "after_commit")

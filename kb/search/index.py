@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import gc
+import contextlib
+import io
 import logging
 import shutil
+import tempfile
 import threading
-import warnings
+import weakref
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.filestore import RamStorage
 from whoosh.index import Index
 from whoosh.index import LockError
@@ -87,11 +90,31 @@ class SearchIndex:
                 self.index = self._open_or_create()
             return self.index
 
+    def reset(self, reason: str) -> None:
+        """Forget the open index (it became unreadable): the next ``open`` recreates it."""
+        log.warning("search index at %s is unusable (%s); rebuilding", self.path, reason)
+        with self.lock:
+            broken, self.index, self._applied = self.index, None, None
+        if broken is not None:
+            broken.close()
+
+    def readable(self) -> bool:
+        """Whether the index on disk can be opened and read now (an in-memory one always can)."""
+        if self.path is None:
+            return True
+        if not self.path.is_dir():
+            return False
+        index = _open_existing(self.path, quiet=True)
+        if index is None:
+            return False
+        index.close()
+        return True
+
     def _open_or_create(self) -> Index:
         schema = build_schema()
         if self.path is None:
             self.needs_rebuild = True
-            return RamStorage().create_index(schema)
+            return _PrivateRamStorage().create_index(schema)
         self.path.mkdir(parents=True, exist_ok=True)
         if any(self.path.iterdir()):
             index = _open_existing(self.path)
@@ -105,21 +128,67 @@ class SearchIndex:
         return whoosh_index.create_in(str(self.path), schema)
 
 
-def _open_existing(path: Path) -> Index | None:
-    """Open the index at ``path``; ``None`` when it is corrupt or has another schema."""
-    # Whoosh leaves the table-of-contents file open when it cannot read it: silence that
-    # one warning and collect the file here, instead of at some later, random moment.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            index = whoosh_index.open_dir(str(path))
-            if _stored_meta(index).get("schema_version") == SCHEMA_VERSION:
-                return index
+class _PrivateRamStorage(RamStorage):
+    """In-memory storage whose writers keep their scratch files in a folder of its own.
+
+    Whoosh puts an in-memory index's scratch files in ``<tmp>/MAIN.tmp``, one folder shared
+    by every in-memory index on the machine, and a writer that finishes empties it: another
+    writer's commit (in this process or another) then fails, and its lock is never released.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scratch = tempfile.mkdtemp(prefix="kb-search-")
+        weakref.finalize(self, shutil.rmtree, self._scratch, True)
+
+    def temp_storage(self, name: str | None = None) -> FileStorage:
+        folder = tempfile.mkdtemp(prefix=f"{name or 'writer'}-", dir=self._scratch)
+        return FileStorage(folder).create()
+
+
+def _commit(writer: IndexWriter) -> None:
+    """Commit ``writer``; if that fails, release its lock so later writers are not stuck."""
+    try:
+        writer.commit()
+    except BaseException:
+        lock = getattr(writer, "writelock", None)
+        if lock is not None and not getattr(writer, "is_closed", True):
+            with contextlib.suppress(Exception):
+                lock.release()
+        raise
+
+
+def collect_unclosed_files(failure: BaseException) -> None:
+    """Close the files a failed read of a damaged index left open.
+
+    Whoosh opens a file and raises before closing it when the file is garbage; the file would
+    otherwise be closed at some later, random moment, with a ``ResourceWarning``.
+    """
+    frames = failure.__traceback__
+    while frames is not None:
+        for value in list(frames.tb_frame.f_locals.values()):
+            for candidate in (value, getattr(value, "file", None)):
+                if isinstance(candidate, io.IOBase) and not candidate.closed:
+                    candidate.close()
+        frames = frames.tb_next
+
+
+def _open_existing(path: Path, *, quiet: bool = False) -> Index | None:
+    """Open the index at ``path``; ``None`` when it is corrupt or has another schema.
+
+    ``quiet``: only check, without the log lines that announce a rebuild.
+    """
+    try:
+        index = whoosh_index.open_dir(str(path))
+        if _stored_meta(index).get("schema_version") == SCHEMA_VERSION:
+            return index
+        if not quiet:
             log.warning("search index at %s has an old schema; rebuilding", path)
-            index.close()
-        except Exception as exc:  # a corrupt index is rebuilt, never fatal
+        index.close()
+    except Exception as exc:  # a corrupt index is rebuilt, never fatal
+        if not quiet:
             log.warning("search index at %s is unusable (%s); rebuilding", path, str(exc))
-        gc.collect()
+        collect_unclosed_files(exc)
     return None
 
 
@@ -207,7 +276,7 @@ def rebuild(
     except BaseException:
         writer.cancel()
         raise
-    writer.commit()
+    _commit(writer)
     search_index.needs_rebuild = False
     return count
 
@@ -272,7 +341,7 @@ def catch_up(
             writer.cancel()
             rebuild(search_index, session)
             return applied
-        writer.commit()
+        _commit(writer)
         # The session may have read an older snapshot; end it so the next check is fresh.
         session.rollback()
     return applied
