@@ -19,6 +19,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func
 from sqlalchemy import select
 
+from kb import backup
 from kb import search
 from kb.auth import services as accounts
 from kb.auth import tokens as api_tokens
@@ -381,6 +382,88 @@ def index_rebuild() -> None:
     click.echo(f"Rebuilt the search index: {count} entries.")
 
 
+@click.command("backup")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the archive here (default: <data dir>/backups/kb-<UTC time>.tar.gz).",
+)
+@with_appcontext
+def backup_command(out: Path | None) -> None:
+    """Back up the SQLite database (online) and the attachments into one .tar.gz."""
+    data_dir = Path(current_app.config["DATA_DIR"])
+    try:
+        database = backup.sqlite_database_path(db.engine.url, "backup")
+        if out is None:
+            out = backup.default_path(data_dir)
+            out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        out = backup.check_target(out)
+        with backup.work_folder(out.parent) as work:
+            click.echo(f"Copying the database {database} (SQLite backup API)…", err=True)
+            snapshot = backup.snapshot_database(database, work)
+            files = backup.attachment_files(data_dir)
+            total = snapshot.path.stat().st_size + sum(f.stat().st_size for f in files)
+            bar = click.progressbar(length=total, label="Writing the archive", file=sys.stderr)
+            with bar:
+                report = backup.write_archive(out, snapshot, files, progress=bar.update)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if report.missing:
+        click.echo(
+            f"Warning: {len(report.missing)} attachment(s) named in the database are missing "
+            f"from {data_dir / backup.ATTACHMENTS}: {', '.join(report.missing[:5])}",
+            err=True,
+        )
+    click.echo(
+        f"Backed up {report.entries} entries and {report.attachments} attachment(s) "
+        f"(schema {report.revision}) to {report.path} ({report.size:,} bytes)."
+    )
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the current data.")
+@with_appcontext
+def restore_command(path: Path, yes: bool) -> None:
+    """Replace the database and attachments with a kb backup, then rebuild the search index."""
+    data_dir = Path(current_app.config["DATA_DIR"])
+    try:
+        database = backup.sqlite_database_path(db.engine.url, "restore")
+        with backup.work_folder(data_dir) as work:
+            click.echo(f"Checking {path}…", err=True)
+            staged = backup.unpack(path.expanduser().absolute(), work)
+            manifest = staged.manifest
+            click.echo(
+                f"Backup made {manifest.get('created_at')} by kb {manifest.get('app_version')}: "
+                f"{staged.entries} entries, {staged.attachments} attachment(s), "
+                f"schema {staged.revision}."
+            )
+            if staged.needs_upgrade:
+                click.echo(f"Upgrading the copy's schema to {staged.head}…", err=True)
+                backup.upgrade_copy(staged)
+            if not yes:
+                click.confirm(
+                    f"Replace the database {database} and the attachments in {data_dir} "
+                    "with this backup?",
+                    abort=True,
+                )
+            db.session.remove()
+            db.engine.dispose()
+            backup.replace_current(staged, database, data_dir)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"restore failed: {exc}") from None
+    with click.progressbar(length=search.entry_count(), label="Indexing", file=sys.stderr) as bar:
+        count = search.rebuild(current_app, progress=bar.update)
+    migrated = f", upgraded from schema {staged.revision}" if staged.needs_upgrade else ""
+    click.echo(
+        f"Restored {staged.entries} entries and {staged.attachments} attachment(s) from "
+        f"{path}{migrated}; search index rebuilt ({count} entries)."
+    )
+
+
 COMMANDS = (
     init_command,
     seed_command,
@@ -390,6 +473,8 @@ COMMANDS = (
     users_group,
     tokens_group,
     index_group,
+    backup_command,
+    restore_command,
 )
 
 
