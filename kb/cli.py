@@ -360,6 +360,12 @@ def index_status() -> None:
     if "error" in state:
         click.echo(f"The search index is unusable: {state['error']}. Run `kb index rebuild`.")
         sys.exit(1)
+    if state.get("ahead"):
+        click.echo(
+            f"The search index is {state['ahead']} change(s) ahead of the database (restored "
+            "from a backup?). Run `kb index rebuild`."
+        )
+        sys.exit(1)
     if not state["ok"]:
         click.echo(f"The search index is {state['behind']} change(s) behind. Run `kb index sync`.")
         sys.exit(1)
@@ -487,5 +493,9 @@ def init_app(app: Flask) -> None:
 def main() -> None:
     """The ``kb`` console script."""
     from kb import create_app
+    from kb.errors import cli_errors
 
-    FlaskGroup(create_app=create_app, help="The BUCP Knowledge Base command line.")(prog_name="kb")
+    with cli_errors():
+        FlaskGroup(create_app=create_app, help="The BUCP Knowledge Base command line.")(
+            prog_name="kb"
+        )

@@ -184,3 +184,31 @@ def test_two_in_memory_indexes_written_at_once_do_not_break_each_other() -> None
         assert searcher.doc_count() == 1
     with second.searcher() as searcher:
         assert searcher.doc_count() == 1
+
+
+def test_an_index_ahead_of_a_restored_database_is_reported_and_rebuilt(
+    disk_app: Flask, tmp_path: Path
+) -> None:
+    """The database put back from an older copy: the index holds changes it no longer has."""
+    import sqlite3
+    from contextlib import closing
+
+    database = tmp_path / "kb.sqlite"
+    copy = tmp_path / "older.sqlite"
+    with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+    _add_lesson(disk_app, "dromedary")
+    assert _found(disk_app, "dromedary") == ["The dromedary lesson"]
+    with disk_app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(copy, database)
+
+    code, output = _status(disk_app)
+    assert code == 1
+    assert "ahead of the database" in output
+    assert _found(disk_app, "dromedary") == []
+    _assert_all_found(disk_app)
+    assert _status(disk_app)[0] == 0

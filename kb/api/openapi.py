@@ -418,6 +418,13 @@ def _write(summary: str, body: str, description: str, responses: dict[str, Any])
             "401": _response("Unauthorized"),
             "403": _response("Forbidden"),
             "422": _error("The entry is not valid: `fields` names each problem."),
+            "503": {
+                **_error(
+                    "The database stayed locked by other writers; nothing was saved. "
+                    "Send the same request again after `Retry-After` seconds."
+                ),
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            },
         },
     }
 

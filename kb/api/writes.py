@@ -132,9 +132,12 @@ def create_entry() -> ResponseReturnValue:
     step = CREATE_STEPS[status]
     if step:
         workflow.transition(db.session, entry, step, actor=user)
-    db.session.commit()
+    db.session.flush()
+    # The answer describes what this request wrote: built before the commit, because
+    # afterwards the entry is read again and may already show someone else's next edit.
     response = _entry_response(entry, 201)
     response.headers["Location"] = external_url("api.entry", entry_id=entry.id)
+    db.session.commit()
     return response
 
 
@@ -185,5 +188,9 @@ def update_entry(entry_id: int) -> ResponseReturnValue:
             f"{conflict.version}. Read it again, reapply your change, and send that version."
         )
         return error(409, message, version=conflict.version)
+    db.session.flush()
+    # Built before the commit: its Entry-Version must be the version this edit made, not a
+    # later one another writer committed meanwhile (sending that back would overwrite it).
+    response = _entry_response(saved.entry, 202 if saved.pending else 200)
     db.session.commit()
-    return _entry_response(saved.entry, 202 if saved.pending else 200)
+    return response

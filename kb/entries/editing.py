@@ -20,6 +20,7 @@ from kb.entries.services import CONTENT_FIELDS
 from kb.entries.services import Lookups
 from kb.entries.services import apply_content
 from kb.entries.services import audit
+from kb.entries.services import claim_version
 from kb.entries.services import create_entry
 from kb.entries.services import revise_entry
 from kb.entries.services import snapshot
@@ -111,6 +112,8 @@ def update(
     if not may_edit(editor, entry):
         raise Forbidden("Only the entry's author or a curator can edit it.")
     if version != entry.version:
+        raise EditConflict(current_content(entry, editor), entry.version)
+    if not claim_version(session, entry, version):  # someone saved since the check above
         raise EditConflict(current_content(entry, editor), entry.version)
     clean = validate_record(
         {**record, "kind": entry.kind, "uid": entry.uid}, taxonomy_lookups(session)

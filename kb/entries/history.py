@@ -18,6 +18,7 @@ from werkzeug.exceptions import UnprocessableEntity
 from kb.auth.policy import has_role
 from kb.auth.policy import is_curator
 from kb.entries.services import audit
+from kb.entries.services import claim_version
 from kb.entries.services import revise_entry
 from kb.models import Entry
 from kb.models import Revision
@@ -134,6 +135,8 @@ def restore(session: Session, entry: Entry, revision: Revision, *, actor: User) 
         raise Conflict("A redacted revision cannot be restored.")
     if revision.number == entry.version:
         raise Conflict("This is already the current revision.")
+    if not claim_version(session, entry, entry.version):
+        raise Conflict("Someone changed this entry meanwhile: look at its history again.")
     data = {**revision.snapshot, "uid": entry.uid}
     return revise_entry(
         session, entry, data, editor=actor, note=f"Restored revision {revision.number}"

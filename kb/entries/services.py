@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
@@ -93,10 +94,11 @@ class Lookups:
         if missing:
             for tag in self.session.scalars(select(Tag).where(Tag.name.in_(missing))):
                 self._tags[tag.name] = tag
-            for name in missing:
-                if name not in self._tags:
-                    self._tags[name] = Tag(name=name)
-                    self.session.add(self._tags[name])
+            new = list(dict.fromkeys(name for name in missing if name not in self._tags))
+            if new:
+                insert_missing(self.session, Tag, [{"name": name} for name in new])
+                for tag in self.session.scalars(select(Tag).where(Tag.name.in_(new))):
+                    self._tags[tag.name] = tag
         return [self._tags[name] for name in names]
 
     def program(self, name: str, *, is_demo: bool = False) -> Program | None:
@@ -106,12 +108,36 @@ class Lookups:
             return None
         key = name.lower()
         if key not in self._programs:
-            program = self.session.scalar(select(Program).where(func.lower(Program.name) == key))
+            by_name = select(Program).where(func.lower(Program.name) == key)
+            program = self.session.scalar(by_name)
             if program is None:
-                program = Program(name=name, is_demo=is_demo)
-                self.session.add(program)
+                insert_missing(self.session, Program, [{"name": name, "is_demo": is_demo}])
+                program = self.session.scalars(by_name.order_by(Program.id)).first()
             self._programs[key] = program
         return self._programs[key]
+
+
+def insert_missing(
+    session: Session, model: type[Tag] | type[Program], rows: list[dict[str, Any]]
+) -> None:
+    """Insert rows of a table with unique names, skipping any another writer added meanwhile.
+
+    Two requests (or a request and an import) that both create the same new tag both find
+    it missing when they look; a plain INSERT would then fail the second with a unique
+    violation (a 500). ``ON CONFLICT DO NOTHING`` waits for the other writer's commit and
+    keeps its row instead, on SQLite and PostgreSQL alike.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - SQLite and PostgreSQL are the supported databases
+        session.add_all(model(**row) for row in rows)
+        session.flush()
+        return
+    with session.no_autoflush:  # a half-built object in the session is not ready to flush
+        session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
 def get_or_create_program(session: Session, name: str, *, is_demo: bool = False) -> Program | None:
@@ -257,6 +283,25 @@ def revise_entry(
     if not bulk:
         finish_bulk(session, [entry], editor, "entry.revise")
     return entry
+
+
+def claim_version(session: Session, entry: Entry, version: int) -> bool:
+    """Take ``entry`` for a new revision if it is still at ``version``; ``False`` if not.
+
+    Checks of ``entry.version`` read it before the transaction wrote anything, so two saves
+    of one version could both pass and the second would collide with (or overwrite) the
+    first. This conditional UPDATE cannot: it runs under SQLite's write lock or
+    PostgreSQL's row lock (which re-checks the condition after a concurrent commit), both
+    held until the commit. The entry is expired, so it is read again inside this transaction.
+    """
+    claimed = session.execute(
+        update(Entry)
+        .where(Entry.id == entry.id, Entry.version == version)
+        .values(version=Entry.version)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.expire(entry)
+    return claimed == 1
 
 
 def finish_bulk(session: Session, entries: list[Entry], actor: User, action: str) -> None:

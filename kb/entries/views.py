@@ -7,11 +7,13 @@ from collections.abc import Callable
 from flask import Blueprint
 from flask import abort
 from flask import flash
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import DBAPIError
 
 from kb.auth.policy import has_role
 from kb.auth.policy import is_curator
@@ -26,7 +28,9 @@ from kb.entries.forms import FORM_TEXT_FIELDS
 from kb.entries.forms import EntryForm
 from kb.entries.services import get_readable_entry
 from kb.entries.validation import RecordError
+from kb.errors import retry_after
 from kb.extensions import csrf
+from kb.extensions import database_busy
 from kb.extensions import db
 from kb.finder import searchlog
 from kb.finder.services import related_entries
@@ -42,6 +46,10 @@ PREVIEW_MESSAGE = "Not saved yet: the preview and the writing checks are beside 
 CONFLICT_MESSAGE = (
     "Someone saved this entry after you opened it. Their version is shown below; "
     "your text is kept in the form. Merge what you need and save again."
+)
+BUSY_MESSAGE = (
+    "Nothing was saved: the knowledge base was busy saving other changes. Everything you "
+    "typed is kept in the form; save again in a moment."
 )
 DONE = {
     "submit": "Submitted for review. A curator will look at it.",
@@ -67,6 +75,14 @@ def _posted_form() -> EntryForm:
     form.set_choices(editing.taxonomy_choices(db.session))
     form.validate()
     return form
+
+
+def _busy_form(form: EntryForm, exc: DBAPIError, **context: object) -> ResponseReturnValue:
+    """The form again, with the input kept, when the database stayed locked (503)."""
+    if not database_busy(exc):
+        raise exc
+    db.session.rollback()
+    return retry_after(make_response(_form_page(form, 503, message=BUSY_MESSAGE, **context)))
 
 
 def _field_errors(form: EntryForm, exc: RecordError) -> None:
@@ -100,13 +116,15 @@ def create() -> ResponseReturnValue:
         return _form_page(form, entry=None, message=PREVIEW_MESSAGE)
     try:
         entry = editing.create(db.session, form.record(), author=viewer())
+        if request.form.get("action") == "submit":
+            workflow.transition(db.session, entry, "submit", actor=viewer())
+        db.session.commit()
     except RecordError as exc:
         db.session.rollback()
         _field_errors(form, exc)
         return _form_page(form, 422, entry=None, message=FIX_MESSAGE)
-    if request.form.get("action") == "submit":
-        workflow.transition(db.session, entry, "submit", actor=viewer())
-    db.session.commit()
+    except DBAPIError as exc:
+        return _busy_form(form, exc, entry=None)
     flash("Saved and submitted for review." if entry.status == "in_review" else "Draft saved.")
     return redirect(url_for("entries.detail", entry_id=entry.id), code=303)
 
@@ -155,19 +173,28 @@ def update(entry_id: int) -> ResponseReturnValue:
             version=version,
             note=form.note.data or "",
         )
+        if request.form.get("action") == "submit" and entry.status in (
+            "draft",
+            "changes_requested",
+        ):
+            workflow.transition(db.session, entry, "submit", actor=user)
+        db.session.commit()
     except RecordError as exc:
         db.session.rollback()
         _field_errors(form, exc)
         return _form_page(form, 422, entry=entry, message=FIX_MESSAGE)
     except editing.EditConflict as conflict:
+        db.session.rollback()
         form.version.data = str(conflict.version)
         return _form_page(form, 409, entry=entry, theirs=conflict.theirs, message=CONFLICT_MESSAGE)
-    if request.form.get("action") == "submit" and entry.status in ("draft", "changes_requested"):
-        workflow.transition(db.session, entry, "submit", actor=user)
-    db.session.commit()
+    except DBAPIError as exc:
+        return _busy_form(form, exc, entry=entry)
+    submitted = request.form.get("action") == "submit" and entry.status == "in_review"
     flash(
         "Your changes wait for a curator's approval; readers see the published text until then."
         if saved.pending
+        else "Saved and submitted for review."
+        if submitted
         else "Saved."
     )
     return redirect(url_for("entries.detail", entry_id=entry.id), code=303)

@@ -17,10 +17,12 @@ import yaml
 from flask import Flask
 from flask import current_app
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from whoosh.index import Index
 
 from kb.config import PROJECT_ROOT
+from kb.extensions import database_busy
 from kb.extensions import db
 from kb.search import index as _index
 from kb.search.outbox import PENDING
@@ -119,8 +121,13 @@ def catch_up(app: Flask | None = None, *, wait: float = _index.WRITER_WAIT_SECON
     with Session(db.engine) as session:
         if time.monotonic() - state.pruned_at > PRUNE_EVERY_SECONDS:
             state.pruned_at = time.monotonic()
-            prune_events(session, int(app.config["INDEX_EVENT_RETENTION_DAYS"]))
-            session.commit()
+            try:
+                prune_events(session, int(app.config["INDEX_EVENT_RETENTION_DAYS"]))
+                session.commit()
+            except DBAPIError as exc:  # pruning can wait for a quieter moment
+                session.rollback()
+                if not database_busy(exc):
+                    raise
         return _healing(state, lambda: _index.catch_up(state, session, wait=wait))
 
 
@@ -150,10 +157,12 @@ def status(app: Flask | None = None) -> dict[str, Any]:
     except Exception as exc:  # status must report, never raise
         return {"ok": False, "error": str(exc)}
     return {
-        "ok": applied >= newest and not state.needs_rebuild,
+        # Ahead is as wrong as behind: the database was restored under this index.
+        "ok": applied == newest and not state.needs_rebuild,
         "applied_seq": applied,
         "newest_seq": newest,
         "behind": max(newest - applied, 0),
+        "ahead": max(applied - newest, 0),
         "documents": max(documents, 0),
         "location": str(state.path) if state.path else "memory",
     }
@@ -162,7 +171,7 @@ def status(app: Flask | None = None) -> dict[str, Any]:
 def _fresh_index(session: Session) -> Index:
     state = _state()
     index = state.open()
-    if state.needs_rebuild or _index.newest_seq(session) > state.applied(index):
+    if state.needs_rebuild or _index.newest_seq(session) != state.applied(index):
         try:
             catch_up()
         except Exception:  # searching a slightly stale index beats failing the request

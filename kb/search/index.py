@@ -281,6 +281,20 @@ def rebuild(
     return count
 
 
+def _ahead_of_database(index: Index, session: Session) -> bool:
+    """Whether the index has applied changes the database does not have (the database was
+    restored from a backup): its documents cannot be trusted, it must be rebuilt.
+
+    The database is read again after the index, in a new transaction: another process may
+    have committed and applied changes since this session's snapshot began.
+    """
+    applied = applied_seq(index)
+    if applied <= newest_seq(session):
+        return False
+    session.rollback()
+    return applied > newest_seq(session)
+
+
 def _apply(writer: IndexWriter, session: Session, events: list[IndexEvent]) -> None:
     latest: dict[int, str] = {}
     for event in events:
@@ -306,7 +320,11 @@ def catch_up(
     """
     index = search_index.open()
     oldest = oldest_kept_seq(session)
-    if search_index.needs_rebuild or (oldest is not None and applied_seq(index) < oldest - 1):
+    if (
+        search_index.needs_rebuild
+        or (oldest is not None and applied_seq(index) < oldest - 1)
+        or _ahead_of_database(index, session)
+    ):
         rebuild(search_index, session)
     applied = 0
     while newest_seq(session) > applied_seq(index):
