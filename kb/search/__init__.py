@@ -25,6 +25,7 @@ from kb.config import PROJECT_ROOT
 from kb.extensions import database_busy
 from kb.extensions import db
 from kb.search import index as _index
+from kb.search import whoosh_patches
 from kb.search.outbox import PENDING
 from kb.search.outbox import enqueue_index
 from kb.search.outbox import ensure_counter
@@ -64,6 +65,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+whoosh_patches.apply()
 EXTENSION = "kb.search"
 PRUNE_EVERY_SECONDS = 3600
 SYNONYMS_FILE = PROJECT_ROOT / "seed" / "synonyms.yaml"

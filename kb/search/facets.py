@@ -1,8 +1,13 @@
-"""Facet counting from a per-reader table of each document's facet values.
+"""Facet counting from a per-reader table of the documents that carry each facet value.
 
 Whoosh's own facets read a term vector per hit, which costs about half a millisecond per hit.
-Instead, for each state of the index (its reader generation) we build once a list mapping
-every document number to its facet values, and count the matched documents against it.
+Instead we keep, for every facet value, the set of documents that carry it (read once from the
+value's postings), and count a search's matches against each set: a set intersection, done
+in C, instead of a Python loop over every match and field.
+
+The sets are kept per index segment. A write adds a small segment (or a merge replaces a few),
+so after a write only the new segments are read, and a write in another process makes the
+next search only a little slower (freshness).
 """
 
 from __future__ import annotations
@@ -17,48 +22,81 @@ from whoosh.searching import Searcher
 
 from kb.search.schema import NO_VALUE
 
+#: field → value → the (top-level) document numbers that carry the value.
+Table = dict[str, dict[str, frozenset[int]]]
+
 
 class FacetTable:
-    """Document number → values, for a set of keyword fields, for one reader generation."""
+    """Value → documents, for a set of keyword fields, for one state of the index."""
 
     def __init__(self, fields: Iterable[str]) -> None:
         self.fields = tuple(fields)
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
-        self._values: dict[str, list[tuple[str, ...]]] = {}
+        self._table: Table = {}
+        #: Per segment (by its id): field → value → the segment's own document numbers.
+        self._segments: dict[str, Table] = {}
 
-    def values(self, reader: IndexReader) -> dict[str, list[tuple[str, ...]]]:
-        """The table for this reader, rebuilt when the index has changed."""
+    def values(self, reader: IndexReader) -> Table:
+        """The table for this reader, rebuilt (from the cached segments) when it changed."""
         key = (reader.generation(), reader.doc_count_all())
         with self._lock:
             if key != self._key:
-                self._values = {name: self._build(reader, name) for name in self.fields}
+                self._table = self._combine(reader)
                 self._key = key
-            return self._values
+            return self._table
+
+    def _combine(self, reader: IndexReader) -> Table:
+        leaves = reader.leaf_readers()
+        segments: dict[str, Table] = {}
+        table: dict[str, dict[str, set[int] | frozenset[int]]] = {name: {} for name in self.fields}
+        for leaf, offset in leaves:
+            segment = leaf.segment()
+            name = segment.segment_id() if segment is not None else None
+            own = self._segments.get(name) if name is not None else None
+            if own is None:
+                own = {field: self._read(leaf, field) for field in self.fields}
+            if name is not None:
+                segments[name] = own
+            for field, values in own.items():
+                combined = table[field]
+                for value, docs in values.items():
+                    shifted = docs if offset == 0 else frozenset(d + offset for d in docs)
+                    if value in combined:
+                        combined[value] = combined[value] | shifted
+                    else:
+                        combined[value] = shifted
+        self._segments = segments
+        return {
+            field: {value: frozenset(docs) for value, docs in values.items()}
+            for field, values in table.items()
+        }
 
     @staticmethod
-    def _build(reader: IndexReader, name: str) -> list[tuple[str, ...]]:
-        table: list[tuple[str, ...]] = [()] * reader.doc_count_all()
+    def _read(reader: IndexReader, name: str) -> dict[str, frozenset[int]]:
+        if name not in reader.schema:
+            return {}
         field = reader.schema[name]
+        values: dict[str, frozenset[int]] = {}
         for raw in reader.lexicon(name):
             value = field.from_bytes(raw)
             if value == NO_VALUE:
                 continue
-            for docnum in reader.postings(name, raw).all_ids():
-                table[docnum] = (*table[docnum], value)
-        return table
+            values[value] = frozenset(reader.postings(name, raw).all_ids())
+        return values
 
 
-def count(
-    table: dict[str, list[tuple[str, ...]]], fields: Iterable[str], docnums: Iterable[int]
-) -> dict[str, Counter[str]]:
+def count(table: Table, fields: Iterable[str], docnums: Iterable[int]) -> dict[str, Counter[str]]:
     """How many of the documents carry each value of each field."""
-    fields = tuple(fields)
-    counters: dict[str, Counter[str]] = {name: Counter() for name in fields}
-    columns = [(counters[name], table[name]) for name in fields]
-    for docnum in docnums:
-        for counter, column in columns:
-            counter.update(column[docnum])
+    hits = docnums if isinstance(docnums, (set, frozenset)) else set(docnums)
+    counters: dict[str, Counter[str]] = {}
+    for name in fields:
+        counter: Counter[str] = Counter()
+        for value, docs in table[name].items():
+            found = len(docs & hits) if len(docs) < len(hits) else len(hits & docs)
+            if found:
+                counter[value] = found
+        counters[name] = counter
     return counters
 
 

@@ -424,7 +424,7 @@ def allowed_docs(
 
 def _facets(
     searcher: Searcher,
-    query: Query,
+    matched: Sequence[int],
     visible: Query,
     filters: Mapping[str, Sequence[str]],
     table: FacetTable,
@@ -435,7 +435,7 @@ def _facets(
     groups: dict[str, dict[str, int]] = {}
     unselected = [key for key in FILTER_FIELDS if not filters.get(key)]
     passes = [(None, unselected)] + [(key, [key]) for key in FILTER_FIELDS if filters.get(key)]
-    hits = set(searcher.docs_for_query(query))
+    hits = set(matched)
     for skip, keys in passes:
         if not keys:
             continue
@@ -525,17 +525,17 @@ def run_search(
         if text:
             query, suggestion = build_query(index, text, qparser.AndGroup, thesaurus, searcher)
 
-        def run(query: Query) -> ResultsPage:
+        def run(query: Query) -> tuple[ResultsPage, list[int]]:
             return search_page(
                 searcher, query, page, per_page, allowed=allowed, sortedby=sortedby, reverse=reverse
             )
 
-        results = run(query)
+        results, matched = run(query)
         if text and results.total == 0:
             fallback, _ = build_query(index, text, ANY_GROUP, thesaurus, searcher)
-            any_results = run(fallback)
+            any_results, any_matched = run(fallback)
             if any_results.total:
-                match, query, results = "any", fallback, any_results
+                match, query, results, matched = "any", fallback, any_results, any_matched
         hits = list(results)
         terms = _highlight_terms(searcher, query) if highlights and text else frozenset()
         return SearchPage(
@@ -554,7 +554,7 @@ def run_search(
             if highlights
             else {},
             facets=_facets(
-                searcher, query, visible, filters, facet_table or new_facet_table(), docsets
+                searcher, matched, visible, filters, facet_table or new_facet_table(), docsets
             )
             if facets
             else None,

@@ -208,6 +208,23 @@ class CoverageMatcher(Matcher):
         return total * self.boost * len(current) / self.total
 
 
+class RecordingSet(set):
+    """The documents a search may return, remembering every document it is asked about.
+
+    Whoosh's filter asks about every match, once, in document order: afterwards ``asked``
+    holds all of the query's matches, the filtered-out ones too, which the facet counts need.
+    So they come from the search itself instead of a second evaluation of the query.
+    """
+
+    def __init__(self, allowed: Set[int]) -> None:
+        super().__init__(allowed)
+        self.asked: list[int] = []
+
+    def __contains__(self, docnum: object) -> bool:
+        self.asked.append(docnum)  # type: ignore[arg-type]
+        return set.__contains__(self, docnum)
+
+
 def search_page(
     searcher: Searcher,
     query: Query,
@@ -217,16 +234,19 @@ def search_page(
     allowed: Set[int],
     sortedby: str | None = None,
     reverse: bool = False,
-) -> ResultsPage:
-    """One page of results, every match scored in full.
+) -> tuple[ResultsPage, list[int]]:
+    """One page of results, every match scored in full, and every match's document number
+    (before the filter: for facet counts).
 
     Whoosh's top-N collector rewrites the matcher tree once its heap is full ("replace"),
     dropping branches whose estimated best score looks too low; with phrase and coverage
     matchers those estimates are not safe, and which entry came first depended on the page
-    size. Scoring every match costs a little time and keeps the ranking exact.
+    size. Scoring every match costs a little time and keeps the ranking exact (and lets the
+    filter see every match).
     """
+    recording = RecordingSet(allowed)
     collector = searcher.collector(
-        limit=page * per_page, sortedby=sortedby, reverse=reverse, filter=allowed, optimize=False
+        limit=page * per_page, sortedby=sortedby, reverse=reverse, filter=recording, optimize=False
     )
     inner = collector
     while isinstance(getattr(inner, "child", None), Collector):
@@ -234,7 +254,7 @@ def search_page(
     if isinstance(inner, ScoredCollector):
         inner.replace = 0
     searcher.search_with_collector(query, collector)
-    return ResultsPage(collector.results(), page, per_page)
+    return ResultsPage(collector.results(), page, per_page), recording.asked
 
 
 class Scaled(WrappingQuery):
