@@ -25,7 +25,10 @@ from kb.config import PROJECT_ROOT
 from kb.extensions import database_busy
 from kb.extensions import db
 from kb.search import index as _index
+from kb.search import scoring
 from kb.search import whoosh_patches
+from kb.search.cache import ResultCache
+from kb.search.cache import request_key
 from kb.search.outbox import PENDING
 from kb.search.outbox import enqueue_index
 from kb.search.outbox import ensure_counter
@@ -68,6 +71,8 @@ log = logging.getLogger(__name__)
 whoosh_patches.apply()
 EXTENSION = "kb.search"
 PRUNE_EVERY_SECONDS = 3600
+#: Search results kept per process until the index changes (``KB_SEARCH_CACHE_SIZE``; 0: none).
+DEFAULT_CACHE_SIZE = 256
 SYNONYMS_FILE = PROJECT_ROOT / "seed" / "synonyms.yaml"
 T = TypeVar("T")
 
@@ -82,6 +87,7 @@ def init_app(app: Flask) -> None:
         yaml.safe_load(synonyms.read_text(encoding="utf-8"))["groups"] if synonyms.exists() else []
     )
     state.thesaurus = GlossaryThesaurus(groups, word_analyzer())
+    state.results = ResultCache(app.config.get("SEARCH_CACHE_SIZE", DEFAULT_CACHE_SIZE))
 
 
 def glossary_changed(app: Flask | None = None) -> None:
@@ -182,18 +188,32 @@ def _fresh_index(session: Session) -> Index:
 
 
 def search(session: Session, **params: Any) -> SearchPage:
-    """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind."""
+    """Run a search (see ``kb.search.query.run_search``), catching the index up first if behind.
+
+    A request answered before in the same index state comes from ``kb.search.cache``.
+    """
     state = _state()
-    return _healing(
-        state,
-        lambda: run_search(
-            _fresh_index(session),
-            thesaurus=state.thesaurus.current(db.engine),
-            facet_table=state.facet_table,
-            docsets=state.docsets,
-            **params,
-        ),
-    )
+
+    def work() -> SearchPage:
+        index = _fresh_index(session)
+        thesaurus = state.thesaurus.current(db.engine)
+        moment = state.results.state_key(
+            index.latest_generation(), thesaurus, scoring.current_minute()
+        )
+        key = request_key(params)
+        found = state.results.get(moment, key)
+        if found is None:
+            found = run_search(
+                index,
+                thesaurus=thesaurus,
+                facet_table=state.facet_table,
+                docsets=state.docsets,
+                **params,
+            )
+            state.results.put(moment, key, found)
+        return found
+
+    return _healing(state, work)
 
 
 def related(session: Session, entry_id: int, visibility: Visibility, limit: int = 5) -> list[int]:

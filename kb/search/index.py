@@ -30,6 +30,7 @@ from whoosh.writing import IndexWriter
 from kb.models import Entry
 from kb.models import IndexCounter
 from kb.models import IndexEvent
+from kb.search.cache import ResultCache
 from kb.search.facets import DocSets
 from kb.search.facets import FacetTable
 from kb.search.schema import FACET_FIELDS
@@ -66,6 +67,8 @@ class SearchIndex:
     facet_table: FacetTable = field(default_factory=lambda: FacetTable(FACET_FIELDS))
     #: Filter results (visibility, facet values), cached per index state.
     docsets: DocSets = field(default_factory=DocSets)
+    #: Recent search results, cached per index state (sized by ``init_app``).
+    results: ResultCache = field(default_factory=lambda: ResultCache(0))
     _applied: tuple[int, int] | None = None
 
     def applied(self, index: Index) -> int:

@@ -63,9 +63,14 @@ class RankWeighting(BM25F):
         return score * STALE_FACTOR if docnum in self.stale else score
 
 
+def current_minute() -> datetime:
+    """Now, to the minute: what staleness is decided against (and cached results depend on)."""
+    return utcnow().replace(tzinfo=None, second=0, microsecond=0)
+
+
 def stale_query(now: datetime | None = None) -> Query:
     """Published entries whose review date has passed (to the minute, so it can be cached)."""
-    now = (now or utcnow()).replace(tzinfo=None, second=0, microsecond=0)
+    now = (now or current_minute()).replace(tzinfo=None, second=0, microsecond=0)
     return And([Term("status", "published"), DateRange("review_due", None, now)])
 
 
