@@ -44,6 +44,7 @@ from kb.extensions import csrf
 from kb.extensions import db
 from kb.htmx import is_htmx
 from kb.htmx import render
+from kb.imports import uploads
 from kb.models import Bucp
 from kb.models import Entry
 from kb.models import Program
@@ -499,6 +500,9 @@ def upload(bucp_id: int) -> ResponseReturnValue:
     limit = _attachment_limit()
     too_large = f"The file is larger than the {attachments.human_size(limit)} limit."
     request.max_content_length = limit + 64 * 1024  # room for the form around the file
+    if uploads.length_unknown():
+        return _refused(bucp, "bucp-attachments", 411, uploads.LENGTH_REQUIRED)
+    uploads.track_spooled_files()
     try:
         if current_app.config["WTF_CSRF_ENABLED"]:
             csrf.protect()
@@ -519,6 +523,9 @@ def upload(bucp_id: int) -> ResponseReturnValue:
     except services.BucpInputError as exc:
         return _refused(bucp, "bucp-attachments", 422, exc.message)
     return _done(bucp, "bucp-attachments", "Document attached.")
+
+
+bp.teardown_request(uploads.close_spooled_files)
 
 
 @bp.get("/<int:bucp_id>/attachments/<int:attachment_id>")

@@ -5,6 +5,11 @@ and ``<token>.json`` (file name, format, uploader, column mapping, and after the
 summary). The token is random (``secrets``), so names cannot be guessed, and nothing of the
 file travels in the session cookie. Files older than ``KEEP`` are deleted whenever someone
 opens the import page; the data file goes as soon as its import has been written.
+
+Also two guards for any upload request (the web import and BUCP attachments):
+``length_unknown()`` (a body whose size the server cannot bound, refused with 411) and
+``track_spooled_files()`` / ``close_spooled_files()`` (no temporary file left open when
+parsing stops half-way).
 """
 
 from __future__ import annotations
@@ -18,10 +23,19 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import IO
 from typing import Any
+
+from flask import g
+from flask import request
 
 KEEP_SECONDS = 24 * 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{24}$")
+_SPOOLED = "kb_spooled_files"
+LENGTH_REQUIRED = (
+    "The upload did not say how large it is (no Content-Length header), so it was not read. "
+    "Choose the file again and upload it from this page."
+)
 
 
 @dataclass
@@ -114,3 +128,43 @@ def clean_old(folder: Path, keep_seconds: float = KEEP_SECONDS) -> int:
         except OSError:  # another process removed it first
             continue
     return removed
+
+
+# --- guards for upload requests ---------------------------------------------------------------
+
+
+def length_unknown() -> bool:
+    """Whether the request body's size cannot be known: it is sent with a ``Transfer-Encoding``
+    (chunked) and no ``Content-Length``, and the server does not end the stream itself (no
+    ``wsgi.input_terminated``, which servers that de-chunk set). Werkzeug then reads the body
+    as empty, so the form would look blank (a CSRF failure); such uploads get 411. A request
+    with neither header has no body (HTTP/1.1) and is left to the form checks."""
+    if request.content_length is not None or "wsgi.input_terminated" in request.environ:
+        return False  # Werkzeug checks the key's presence too
+    return bool(request.headers.get("Transfer-Encoding"))
+
+
+def track_spooled_files() -> None:
+    """Remember every temporary file Werkzeug opens while parsing this request's upload, for
+    ``close_spooled_files`` to close at the request's teardown.
+
+    Werkzeug closes the files of a fully parsed form (``request.close()``), but when parsing
+    stops half-way (a streamed body passing ``max_content_length`` raises
+    ``RequestEntityTooLarge``) the file it was writing is dropped unclosed: a ResourceWarning
+    and, past 500 KB, an open file descriptor until garbage collection.
+    """
+    opened: list[IO[bytes]] = g.setdefault(_SPOOLED, [])
+    spool = request._get_file_stream  # Werkzeug's documented hook for upload streams
+
+    def tracked(*args: Any, **kwargs: Any) -> IO[bytes]:
+        stream = spool(*args, **kwargs)
+        opened.append(stream)
+        return stream
+
+    request._get_file_stream = tracked  # type: ignore[method-assign]
+
+
+def close_spooled_files(_exc: BaseException | None = None) -> None:
+    """Close the files ``track_spooled_files`` saw (a teardown function; closing is idempotent)."""
+    for stream in g.pop(_SPOOLED, []):
+        stream.close()

@@ -74,10 +74,14 @@ def _too_large() -> ResponseReturnValue:
 @bp.before_request
 @require_role("curator")
 def _guard() -> ResponseReturnValue | None:
-    """Curators and admins only (303 to sign in, else 403); the size limit; the CSRF check."""
+    """Curators and admins only (303 to sign in, else 403); the size limit (413, or 411 when
+    the size cannot be known); the CSRF check."""
     request.max_content_length = _max_bytes() + FORM_OVERHEAD
     if request.content_length and request.content_length > request.max_content_length:
         return _too_large()
+    if request.method == "POST" and uploads.length_unknown():
+        return _upload_page(status=411, message=uploads.LENGTH_REQUIRED)
+    uploads.track_spooled_files()
     config = current_app.config
     if config["WTF_CSRF_ENABLED"] and request.method in config["WTF_CSRF_METHODS"]:
         try:
@@ -87,6 +91,9 @@ def _guard() -> ResponseReturnValue | None:
         except RequestEntityTooLarge:
             return _too_large()
     return None
+
+
+bp.teardown_request(uploads.close_spooled_files)
 
 
 def _folder() -> Path:

@@ -3,42 +3,27 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
+
+from tests.browser.conftest import Site
+from tests.browser.conftest import serious_violations
 
 
 @pytest.fixture(scope="module")
-def admin_server(writable_app, writable_server):
-    """The writable app with an admin account."""
-    result = writable_app.test_cli_runner().invoke(
-        args=["users", "create", "boss", "--role", "admin", "--password", "boss-password"]
-    )
-    assert result.exit_code == 0, result.output
-    return writable_server
+def admin_site(make_site: Callable[..., Site]) -> Site:
+    """A separate app with the guidebook lessons and an admin account."""
+    return make_site(users={"boss": "admin"})
 
 
-def _serious(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({len(v['nodes'])})"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def test_admin_creates_an_account_changes_its_role_and_finds_it_in_the_audit(browser, admin_server):
-    context = browser.new_context(base_url=admin_server, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto("/login?next=/admin/users")
-    page.get_by_label("User name").fill("boss")
-    page.get_by_label("Password").fill("boss-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/admin/users")
-    assert _serious(page) == []
+def test_admin_creates_an_account_changes_its_role_and_finds_it_in_the_audit(
+    open_page: Callable[..., Any], admin_site: Site
+) -> None:
+    page = open_page(admin_site.url, user="boss", to="/admin/users")
+    assert serious_violations(page) == []
 
     create = page.locator(".admin-create")
     create.get_by_label("User name").fill("newcurator")
@@ -55,10 +40,8 @@ def test_admin_creates_an_account_changes_its_role_and_finds_it_in_the_audit(bro
 
     page.goto("/admin/audit")
     expect(page.locator("main")).to_contain_text("newcurator")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
 
     page.goto("/glossary")
     expect(page.get_by_role("link", name="Add a term")).to_be_visible()
-    assert _serious(page) == []
-    context.close()
-    assert errors == []
+    assert serious_violations(page) == []

@@ -4,58 +4,33 @@ copy a clause, download the Word document."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import Any
 
 import docx
 import pytest
-from flask import Flask
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _serve
+from tests.browser.conftest import Site
 
 
 @pytest.fixture(scope="module")
-def bucp_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def bucp_site(make_site: Callable[..., Site]) -> Site:
     """A separate app with the demo content (departments and clauses) and one contributor."""
-    from kb import create_app
-    from tests.conftest import _test_config
-
-    app = create_app(_test_config(tmp_path_factory.mktemp("bucp-browser")))
-    runner = app.test_cli_runner()
-    for args in (
-        ["init"],
-        ["seed", "--demo"],
-        ["users", "create", "author", "--password", "author-password"],
-    ):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
-    return app
-
-
-@pytest.fixture(scope="module")
-def bucp_server(bucp_app: Flask) -> Iterator[str]:
-    """The app served on a free loopback port."""
-    yield from _serve(bucp_app)
+    return make_site(demo=True, users={"author": "contributor"})
 
 
 @pytest.fixture
-def author_page(browser, bucp_server: str) -> Iterator[object]:
-    """A signed-in page that fails the test on any console error (a CSP violation, a script
-    error); the clipboard is allowed, as a user's click would allow it."""
-    context = browser.new_context(base_url=bucp_server, accept_downloads=True)
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto("/login?next=/bucps")
-    page.get_by_label("User name").fill("author")
-    page.get_by_label("Password").fill("author-password")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/bucps$"))
-    yield page
-    context.close()
-    assert errors == [], f"browser console errors: {errors}"
+def author_page(open_page: Callable[..., Any], bucp_site: Site) -> Any:
+    """The contributor signed in on the BUCP list; the clipboard is allowed, as a user's click
+    would allow it."""
+    return open_page(
+        bucp_site.url,
+        user="author",
+        to="/bucps",
+        accept_downloads=True,
+        permissions=("clipboard-read", "clipboard-write"),
+    )
 
 
 def insert_clause(page, slug: str, section: str, clause: str) -> None:
@@ -118,7 +93,7 @@ def test_assemble_a_bucp_and_download_the_word_document(author_page, tmp_path):
     assert "Walk2Work program asks" in body and "{{ program_name }}" not in body
 
 
-def test_copy_a_clause_to_the_clipboard(author_page, bucp_app):
+def test_copy_a_clause_to_the_clipboard(author_page):
     page = author_page
     page.get_by_role("link", name="New BUCP", exact=True).click()
     page.get_by_label("Title").fill("Copy test")

@@ -3,68 +3,26 @@ search, reorder the steps with the keyboard-accessible buttons, and read the res
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from flask import Flask
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _serve
+from tests.browser.conftest import Site
+from tests.browser.conftest import serious_violations
 
 
 @pytest.fixture(scope="module")
-def procedure_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def procedure_site(make_site: Callable[..., Site]) -> Site:
     """A separate app with the guidebook lessons and one contributor (a trainer)."""
-    from kb import create_app
-    from tests.conftest import _test_config
-
-    app = create_app(_test_config(tmp_path_factory.mktemp("procedure-browser")))
-    runner = app.test_cli_runner()
-    for args in (
-        ["init"],
-        ["seed"],
-        ["users", "create", "trainer", "--password", "trainer-password"],
-    ):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 0, result.output
-    return app
-
-
-@pytest.fixture(scope="module")
-def procedure_server(procedure_app: Flask) -> Iterator[str]:
-    """The app served on a free loopback port."""
-    yield from _serve(procedure_app)
+    return make_site(users={"trainer": "contributor"})
 
 
 @pytest.fixture
-def trainer_page(browser, procedure_server: str) -> Iterator[object]:
-    """A signed-in page that fails the test on any console error (a CSP violation, a script
-    error, an htmx target that is missing)."""
-    context = browser.new_context(base_url=procedure_server)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto("/login?next=/procedures")
-    page.get_by_label("User name").fill("trainer")
-    page.get_by_label("Password").fill("trainer-password")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/procedures$"))
-    yield page
-    context.close()
-    assert errors == [], f"browser console errors: {errors}"
-
-
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+def trainer_page(open_page: Callable[..., Any], procedure_site: Site) -> Any:
+    """The trainer signed in on the procedures list."""
+    return open_page(procedure_site.url, user="trainer", to="/procedures")
 
 
 def add_step(page, heading: str, instructions: str) -> None:

@@ -43,6 +43,42 @@ def test_active_search_updates_results_while_typing(page):
     expect(page).to_have_url(re.compile(r"q=SAFE"))
 
 
+def test_typing_replaces_the_url_submitting_pushes_and_back_restores(page):
+    """Active search and history: typing changes the results and the URL; each search gets
+    one history entry (not one per keystroke, and submitting a typed query adds no second);
+    Back brings the earlier query, its results and the text in the box back."""
+
+    def submitted(response) -> bool:
+        return response.request.headers.get("hx-trigger") == "search-form"
+
+    page.goto("/search")
+    box = page.get_by_label("Search lessons and clauses")
+    box.press_sequentially("security", delay=20)
+    expect(page.locator("#results .count")).to_contain_text("for “security”")
+    expect(page).to_have_url(re.compile(r"/search\?q=security$"))
+    with page.expect_response(submitted):
+        box.press("Enter")
+    first_count = page.locator("#results .count").inner_text()
+    length = page.evaluate("history.length")
+
+    box.fill("")
+    box.press_sequentially("SAFE", delay=20)
+    expect(page.locator("#results .count")).to_contain_text("for “SAFE”")
+    expect(page).to_have_url(re.compile(r"/search\?q=SAFE$"))
+    assert page.evaluate("history.length") == length + 1, "one entry for the typed search"
+    with page.expect_response(submitted):
+        box.press("Enter")
+    assert page.evaluate("history.length") == length + 1, "submitting it adds no second entry"
+
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/search\?q=security$"))
+    expect(page.locator("#results .count")).to_have_text(first_count)
+    expect(page.get_by_label("Search lessons and clauses")).to_have_value("security")
+    page.go_forward()
+    expect(page).to_have_url(re.compile(r"/search\?q=SAFE$"))
+    expect(page.locator("#results .count")).to_contain_text("for “SAFE”")
+
+
 def test_entry_page_on_a_phone(browser, live_server):
     context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 740})
     page = context.new_page()
