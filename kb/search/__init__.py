@@ -163,6 +163,7 @@ def status(app: Flask | None = None) -> dict[str, Any]:
             newest = _index.newest_seq(session)
         documents = _index.document_count(index)
     except Exception as exc:  # status must report, never raise
+        _index.collect_unclosed_files(exc)
         return {"ok": False, "error": str(exc)}
     return {
         # Ahead is as wrong as behind: the database was restored under this index.

@@ -337,6 +337,11 @@ def catch_up(
             return applied
         try:
             start = seq = applied_seq(index)
+            session.rollback()  # read the counter afresh, after the lock was ours
+            if newest_seq(session) <= start:
+                # While we waited for the lock, its holder (another process) applied them.
+                writer.cancel()
+                return applied
             while True:
                 events = list(
                     session.scalars(
@@ -358,7 +363,8 @@ def catch_up(
             writer.cancel()
             raise
         if seq == start:
-            # The counter is ahead but its events are gone (pruned): start afresh.
+            # The counter is ahead but its events are gone (pruned): start afresh. (Not when
+            # another process applied them while we waited for the lock: checked above.)
             writer.cancel()
             rebuild(search_index, session)
             return applied
