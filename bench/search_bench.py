@@ -6,7 +6,8 @@ For each size: a fresh data folder, ``kb init``, ``kb import`` of a synthetic co
 (``bench.corpus``; the seed content, ``kb seed --demo``, is measured as its own size), then
 search latency measured **in-process with Flask's test client** (no HTTP server, no network,
 no waitress threads): the JSON API, the htmx results fragment, and the as-you-type fragment
-(``facets=false``). See bench/README.md for what each number means.
+(``facets=false``). Then the same data folder under load: gunicorn (2 workers) driven by wrk
+(``bench.load``). See bench/README.md for what each number means.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import fts5_baseline
+from bench import load
 from bench.corpus import build_vocabulary
 from bench.corpus import generate
 from bench.corpus import write_corpus
@@ -109,6 +111,8 @@ class Settings:
     workdir: Path | None
     out: Path
     freshness_trials: int = 10
+    load_seconds: float = load.DEFAULT_SECONDS
+    load_seed_size: bool = True
 
     def remaining(self) -> float:
         """Seconds left of the whole run's budget."""
@@ -141,6 +145,11 @@ def fixed_queries(seed: int) -> list[Query]:
             {"q": f"sftp {MISSING_WORD}"},
         ),
     ]
+
+
+def api_paths(seed: int) -> list[str]:
+    """The JSON API URL (path and query string) of every fixed query: what the load test sends."""
+    return [_url(SERIES[0], query) for query in fixed_queries(seed)]
 
 
 # --- machine and checkout ----------------------------------------------------------------------
@@ -614,6 +623,18 @@ def run_size(label: str, size: int | None, settings: Settings) -> dict[str, Any]
             _log(f"[{label}] FTS5 baseline …")
             result["fts5"] = measure_fts5(PROJECT_ROOT / result["corpus_file"], data_dir, settings)
             add_ratios(result)
+        if settings.load_seconds > 0 and size is None and not settings.load_seed_size:
+            result["load"] = {
+                "status": "skipped",
+                "reason": "quick mode loads the server on the imported size only",
+            }
+        elif settings.load_seconds > 0:
+            _log(f"[{label}] server under load (gunicorn + wrk, {settings.load_seconds:g} s) …")
+            result["load"] = load.measure_load(
+                data_dir,
+                api_paths(settings.seed),
+                load.LoadSettings(settings.load_seconds, deadline=settings.deadline),
+            )
     except BenchError as exc:
         result["error"] = str(exc)
         _log(f"[{label}] stopped: {exc}")
@@ -675,6 +696,7 @@ def format_table(results: dict[str, Any]) -> str:
             )
         lines += _query_lines(series, fts5)
         lines += _freshness_lines(size.get("freshness"))
+        lines += load.format_lines(size.get("load"))
     return "\n".join(lines)
 
 
@@ -757,6 +779,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         help="writes in another process timed to searchable (default 10; 0 skips)",
     )
     parser.add_argument(
+        "--load-seconds",
+        type=float,
+        help=f"gunicorn + wrk load per size (default {load.DEFAULT_SECONDS:g}; quick "
+        f"{load.QUICK_SECONDS:g}; 0 skips)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=OUT_DIR / "results.json", help="JSON results file"
     )
     args = parser.parse_args(argv)
@@ -779,11 +807,18 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         workdir=args.workdir,
         out=args.out,
         freshness_trials=max(0, args.freshness_trials),
+        load_seed_size=not quick,
+        load_seconds=max(
+            0.0,
+            args.load_seconds
+            if args.load_seconds is not None
+            else (load.QUICK_SECONDS if quick else load.DEFAULT_SECONDS),
+        ),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bench.search_bench``; exit 1 when a size could not be measured."""
+    """``python -m bench.search_bench``; exit 1 when a size or its load test failed."""
     settings = parse_args(argv)
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -796,6 +831,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "warmup": settings.warmup,
             "series_seconds": settings.series_seconds,
             "freshness_trials": settings.freshness_trials,
+            "load_seconds": settings.load_seconds,
             "budget_seconds": round(settings.remaining()),
         },
         "queries": [vars(query) for query in fixed_queries(settings.seed)],
@@ -821,7 +857,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in results["notes"]:
         print(f"\nNote: {note}")
     print(f"\nResults: {settings.out} ({results['elapsed_s']:.0f} s)")
-    return 1 if any("error" in size for size in results["sizes"]) else 0
+    failed = any(
+        "error" in size or size.get("load", {}).get("status") == "error"
+        for size in results["sizes"]
+    )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
