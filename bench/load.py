@@ -196,7 +196,9 @@ def server_environment(data_dir: Path) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("KB_") and name != "GUNICORN_CMD_ARGS"
     }
-    env.update(KB_DATA_DIR=str(data_dir), KB_SECRET_KEY="bench")
+    # The fixed queries repeat: without this every request after the first round would be
+    # answered from the result cache, and the load would measure the cache, not search.
+    env.update(KB_DATA_DIR=str(data_dir), KB_SECRET_KEY="bench", KB_SEARCH_CACHE_SIZE="0")
     return env
 
 
