@@ -43,6 +43,8 @@ ALLOWED_TAGS = {
     "img",
     "abbr",
     "var",
+    "mark",
+    "span",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -51,9 +53,15 @@ ALLOWED_ATTRIBUTES = {
     "th": {"style"},
     "td": {"style"},
     "abbr": {"title"},
+    "mark": {"title"},
 }
 #: Classes only annotators produce (Markdown itself cannot set a class).
-ALLOWED_CLASSES = {"a": {"term"}, "var": {"placeholder"}}
+ALLOWED_CLASSES = {
+    "a": {"term"},
+    "var": {"placeholder"},
+    "mark": {"ph", "ph-filled", "ph-missing"},
+    "span": {"visually-hidden"},
+}
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 #: An annotator gets a run of plain text and returns it in pieces: ``str`` pieces stay text
