@@ -253,3 +253,45 @@ def test_import_large_file_flushes_in_batches(app, runner, tmp_path, monkeypatch
     assert "Imported: 30 created" in result.output
     with app.app_context():
         assert search.search(db.session, q="lesson", per_page=100).total == 30
+
+
+def test_an_entry_saved_on_the_web_during_the_import_refuses_the_import_clearly(
+    app, runner, make_entry, tmp_path, monkeypatch
+):
+    """The import read the entry at version 1, then a web edit committed version 2 before the
+    import wrote: the import must not overwrite it (nor fail with a database error)."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from kb.imports import services
+
+    entry = make_entry(title="Keep a shared list of data stewards")
+    record = {
+        "uid": entry.uid,
+        "kind": "lesson",
+        "title": "Keep a shared list of data stewards, by dataset",
+        "body": entry.body,
+        "categories": ["security-reviews"],
+        "status": "published",
+        "revision": 1,
+    }
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    real_plan = services.plan_import
+
+    def plan_then_someone_saves(*args, **kwargs):
+        plan = real_plan(*args, **kwargs)
+        with Session(db.engine) as other:  # another connection: a web edit commits
+            other.execute(update(Entry).where(Entry.id == entry.id).values(version=2))
+            other.commit()
+        return plan
+
+    monkeypatch.setattr(services, "plan_import", plan_then_someone_saves)
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 1
+    assert "someone saved this entry while the import was running" in result.output
+    assert "Traceback" not in result.output
+    with app.app_context():
+        stored = db.session.get(Entry, entry.id)
+        assert stored.title == "Keep a shared list of data stewards"
+        assert stored.version == 2

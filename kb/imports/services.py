@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from kb.entries.services import CONTENT_FIELDS
 from kb.entries.services import ENTRY_LOAD
 from kb.entries.services import Lookups
+from kb.entries.services import claim_version
 from kb.entries.services import create_entry
 from kb.entries.services import finish_bulk
 from kb.entries.services import revise_entry
@@ -100,13 +101,22 @@ class Plan:
     report: ImportReport
 
 
+#: The problem of a record whose entry someone saved while the import was being written.
+CHANGED_MEANWHILE = (
+    "someone saved this entry while the import was running; nothing was imported: run the "
+    "import again (it compares with their version)"
+)
+
+
 class ImportFailed(Exception):
     """Some records are invalid or refused; nothing was written."""
 
-    def __init__(self, problems: list[Problem], report: ImportReport | None = None) -> None:
+    def __init__(
+        self, problems: list[Problem], report: ImportReport | None = None, message: str = ""
+    ) -> None:
         self.problems = problems
         self.report = report or ImportReport(invalid=len({p.line for p in problems}))
-        super().__init__(failure_message(self.report))
+        super().__init__(message or failure_message(self.report))
 
 
 def failure_message(report: ImportReport) -> str:
@@ -304,10 +314,19 @@ def import_records(
             _keep_revision_number(entry, item.record["revision"])
             created.append(entry)
         elif item.action == "update":
+            entry = item.entry
+            assert entry is not None
+            if not claim_version(session, entry, entry.version):
+                # A web edit of this entry committed after the plan read it.
+                raise ImportFailed(
+                    [Problem(item.line, {"uid": CHANGED_MEANWHILE})],
+                    report,
+                    f"line {item.line}: {CHANGED_MEANWHILE}",
+                )
             revised.append(
                 revise_entry(
                     session,
-                    item.entry,  # type: ignore[arg-type]
+                    entry,
                     item.record,
                     editor=editor,
                     note="Imported",
