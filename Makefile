@@ -5,7 +5,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format check-python clean
+.PHONY: run test test-postgres lint format check-python clean
 
 run: $(VENV)/.installed-run
 	$(BIN)/kb init
@@ -14,6 +14,14 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The database-facing tests (marker `postgres`, listed in tests/conftest.py) again on
+# PostgreSQL. TEST_DATABASE_URL names an existing database the tests may create schemas in;
+# .ci/run makes this one.
+TEST_DATABASE_URL ?= postgresql+psycopg://kb_test:kb_test@127.0.0.1/kb_test
+
+test-postgres: $(VENV)/.installed-test
+	KB_TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(BIN)/python -m pytest -m postgres $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -1,8 +1,12 @@
-"""Fixtures: a seeded app built once per session through the real CLI, and fresh empty apps."""
+"""Fixtures: a seeded app built once per session through the real CLI, and fresh empty apps.
+
+Each app gets a database of its own: a SQLite file in its data folder, or a PostgreSQL schema
+when ``KB_TEST_DATABASE_URL`` is set (``tests/databases.py``; ``make test-postgres`` runs the
+modules of ``POSTGRES_MODULES`` that way).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,26 +26,75 @@ from kb.models import Entry
 from kb.models import User
 from kb.seed import install_taxonomy
 from kb.seed import system_user
+from tests import databases
+
+#: The database-facing test modules (models, services, workflow, search sync, import, API,
+#: faults, migrations), which also run on PostgreSQL (marker ``postgres``). The rest runs on
+#: SQLite only: browser, hostile-input, fuzz and relevance tests, pages and file formats, the
+#: SQLite-specific ones (backup, concurrency) and views whose queries these modules cover.
+POSTGRES_MODULES = frozenset(
+    {
+        "test_api.py",
+        "test_api_write.py",
+        "test_auth.py",
+        "test_bucps.py",
+        "test_editing.py",
+        "test_export.py",
+        "test_faults.py",
+        "test_finder.py",
+        "test_history.py",
+        "test_import_cli.py",
+        "test_import_web.py",
+        "test_metrics.py",
+        "test_migrations.py",
+        "test_models.py",
+        "test_procedures.py",
+        "test_search.py",
+        "test_search_glossary.py",
+        "test_seed.py",
+        "test_taxonomy.py",
+        "test_tokens.py",
+        "test_upkeep.py",
+        "test_workflow.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of ``POSTGRES_MODULES`` with ``postgres``."""
+    for item in items:
+        if item.path.name in POSTGRES_MODULES and item.path.parent.name == "tests":
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def _clean_databases() -> Iterator[None]:
+    """After each test, empty the PostgreSQL schemas it used (SQLite files simply go away)."""
+    yield
+    databases.end_test()
 
 
 def _test_config(data_dir: Path, **extra: Any) -> dict[str, Any]:
-    database = os.environ.get("KB_TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'kb.sqlite'}"
-    return {
+    config = {
         "TESTING": True,
         "DATA_DIR": str(data_dir),
-        "SQLALCHEMY_DATABASE_URI": database,
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
         # Fast hashing in tests only; the default is scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **extra,
     }
+    if "SQLALCHEMY_DATABASE_URI" not in config:
+        config["SQLALCHEMY_DATABASE_URI"] = databases.database_url(data_dir)
+    return config
 
 
 @pytest.fixture(scope="session")
 def seeded_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """An app whose database was made by ``kb init`` and ``kb seed --demo`` (read-only tests)."""
-    app = create_app(_test_config(tmp_path_factory.mktemp("seeded")))
+    data_dir = tmp_path_factory.mktemp("seeded")
+    database = databases.fresh_database_url(data_dir, session=True)
+    app = create_app(_test_config(data_dir, SQLALCHEMY_DATABASE_URI=database))
     runner = app.test_cli_runner()
     for args in (["init"], ["seed", "--demo"]):
         result = runner.invoke(args=args)

@@ -320,6 +320,28 @@ def test_placeholders_are_gathered_once_and_filled_in_place(app, users, login, n
     assert bad.status_code == 422 and "no placeholder not_used" in text(bad)
 
 
+def test_a_placeholder_name_too_long_to_store_is_422_not_a_server_error(
+    app, users, login, new_bucp, workspace
+):
+    """PostgreSQL enforces the name column's 64 characters where SQLite ignored them."""
+    bucp_id = new_bucp()
+    client = login("cora")
+    insert(client, bucp_id, "use-case-description", workspace["fallback"])
+    url = f"/bucps/{bucp_id}/sections/use-case-description"
+    version = section_of(app, bucp_id, "use-case-description").version
+    fits, too_long = "p" * 64, "q" * 65
+    edited = f"Data from {{{{ {fits} }}}} for {{{{ {too_long} }}}}."
+    assert client.post(url, data={"text": edited, "version": version}).status_code == 303
+    placeholders = f"/bucps/{bucp_id}/placeholders"
+    refused = client.post(placeholders, data={f"value-{fits}": "CDW", f"value-{too_long}": "x"})
+    assert refused.status_code == 422
+    assert "A placeholder name holds up to 64 characters" in text(refused)
+    assert client.post(placeholders, data={f"value-{fits}": "CDW"}).status_code == 303
+    with app.app_context():
+        bucp = db.session.get(Bucp, bucp_id)
+        assert {row.name: row.value for row in bucp.placeholders} == {fits: "CDW"}
+
+
 def test_htmx_placeholder_save_returns_the_panel(app, users, login, new_bucp, workspace):
     bucp_id = new_bucp()
     client = login("cora")

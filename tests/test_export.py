@@ -19,6 +19,7 @@ from kb.imports.exports import comparable
 from kb.models import Entry
 from kb.models import User
 from kb.seed import install_taxonomy
+from tests.conftest import _test_config
 
 SECRET = "Call Jane Roe at 555-0100 about the extract"
 
@@ -75,15 +76,7 @@ def corpus(app, make_entry, users):
 
 
 def _empty_app(tmp_path):
-    second = create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path / "second"),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'second.sqlite'}",
-            "SECRET_KEY": "test-secret",
-            "SEARCH_INDEX_IN_MEMORY": True,
-        }
-    )
+    second = create_app(_test_config(tmp_path / "second", SEARCH_INDEX_IN_MEMORY=True))
     with second.app_context():
         db.create_all()
         install_taxonomy(db.session)

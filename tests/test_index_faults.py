@@ -18,6 +18,7 @@ from kb.entries.validation import validate_record
 from kb.extensions import db
 from kb.seed import system_user
 from tests.conftest import _test_config
+from tests.databases import sqlite_only
 
 WORDS = ("aardvark", "bulldozer", "cormorant")
 
@@ -187,6 +188,7 @@ def test_two_in_memory_indexes_written_at_once_do_not_break_each_other() -> None
         assert searcher.doc_count() == 1
 
 
+@sqlite_only
 def test_an_index_ahead_of_a_restored_database_is_reported_and_rebuilt(
     disk_app: Flask, tmp_path: Path
 ) -> None:

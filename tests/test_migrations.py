@@ -11,10 +11,21 @@ from sqlalchemy import select
 from kb import create_app
 from kb.extensions import db
 from kb.models import Entry
+from tests.databases import fresh_database_url
+
+
+def _config(tmp_path, **extra):
+    database = fresh_database_url(tmp_path)
+    return {
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "x",
+        "SQLALCHEMY_DATABASE_URI": database,
+        **extra,
+    }
 
 
 def test_models_match_migrations(tmp_path):
-    app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "x", "SEARCH_INDEX_IN_MEMORY": True})
+    app = create_app(_config(tmp_path, SEARCH_INDEX_IN_MEMORY=True))
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         with db.engine.connect() as connection:
@@ -24,7 +35,7 @@ def test_models_match_migrations(tmp_path):
 
 
 def test_init_twice_keeps_data(tmp_path):
-    app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "x"})
+    app = create_app(_config(tmp_path))
     runner = app.test_cli_runner()
     assert runner.invoke(args=["init"]).exit_code == 0
     assert runner.invoke(args=["seed"]).exit_code == 0

@@ -16,6 +16,7 @@ from kb.models import AuditEvent
 from kb.models import Entry
 from kb.models import Revision
 from kb.models import User
+from tests.databases import sqlite_only
 
 
 def test_entry_defaults_and_first_revision(app, make_entry):
@@ -78,6 +79,7 @@ def test_system_user_cannot_sign_in(app):
         assert user.password_hash is None
 
 
+@sqlite_only
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
     from sqlalchemy import text
 

@@ -92,9 +92,11 @@ def test_entry_page_shows_a_lesson(client, seeded_app):
 
 def test_entry_page_shows_a_snippet_with_citations(client, seeded_app):
     with seeded_app.app_context():
-        snippet = db.session.scalars(
-            select(Entry).where(Entry.kind == "snippet", Entry.citations != [])
-        ).first()
+        # JSON has no equality on PostgreSQL: pick the first snippet with citations in Python.
+        snippets = db.session.scalars(
+            select(Entry).where(Entry.kind == "snippet").order_by(Entry.id)
+        )
+        snippet = next(entry for entry in snippets if entry.citations)
         citation = snippet.citations[0]
         clause_type = snippet.clause_type.name
     page = _text(client.get(f"/entries/{snippet.id}"))

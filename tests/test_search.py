@@ -15,6 +15,7 @@ from kb.models import IndexEvent
 from kb.search.outbox import PENDING
 from kb.seed import install_taxonomy
 from kb.seed import system_user
+from tests.databases import database_url
 
 RECORD = {
     "kind": "lesson",
@@ -97,7 +98,12 @@ def test_overlong_queries_are_capped_and_odd_syntax_never_fails(app):
 
 
 def test_a_corrupt_index_is_rebuilt_on_open(tmp_path):
-    config = {"DATA_DIR": str(tmp_path), "SECRET_KEY": "x", "SEARCH_INDEX_IN_MEMORY": False}
+    config = {
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "x",
+        "SEARCH_INDEX_IN_MEMORY": False,
+        "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+    }
     app = create_app(config)
     with app.app_context():
         db.create_all()
@@ -151,7 +157,7 @@ def test_authors_see_their_own_drafts(app):
 
 def test_two_app_instances_on_one_database_see_each_others_writes(tmp_path):
     """Two servers: one database, each its own index, catching up from the outbox."""
-    database = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    database = database_url(tmp_path / "shared")
     first = create_app(
         {"DATA_DIR": str(tmp_path / "a"), "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database}
     )

@@ -539,6 +539,15 @@ def save_placeholders(
     unknown = sorted(set(values) - known)
     if unknown:
         raise BucpInputError(f"The sections have no placeholder {', '.join(unknown)}.")
+    # The name column's length, which PostgreSQL enforces (SQLite would store any name).
+    max_name = BucpPlaceholder.__table__.c.name.type.length
+    long_names = [name for name in values if len(name) > max_name]
+    if long_names:
+        raise BucpInputError(
+            f"A placeholder name holds up to {max_name} characters; shorten "
+            f"{{{{ {long_names[0]} }}}} in the section.",
+            long_names[0],
+        )
     too_long = [name for name, value in values.items() if len(value) > MAX_VALUE]
     if too_long:
         raise BucpInputError(f"A value holds up to {MAX_VALUE:,} characters.", too_long[0])
