@@ -459,3 +459,91 @@ def test_a_long_unbroken_run_of_letters_answers_in_seconds(
     code, seconds = done.stdout.split()
     assert int(code) == status
     assert float(seconds) < 5, seconds
+
+
+@PAYLOADS
+def test_api_writes_render_escaped(
+    app: Flask, users: dict[str, int], login: Callable[[str | None], FlaskClient], name: str
+) -> None:
+    """The corpus through ``POST`` and ``PATCH /api/v1/entries``: refused with a 4xx or stored
+    with control characters stripped, and safe wherever the entry is shown."""
+    from tests.test_tokens import bearer
+
+    payload = HOSTILE[name]
+    headers = bearer(app, users["cu"])
+    client = app.test_client()
+    record = {
+        "kind": "lesson",
+        "title": "Via API " + payload[:180],
+        "summary": payload[:500],
+        "body": "Body marker apibody. " + payload[:19_000],
+        "benefit": payload[:5000],
+        "citations": [payload[:400]],
+        "tags": [payload[:60], "apitag"],
+        "program": payload[:100] or "API program",
+        "categories": ["security-reviews"],
+    }
+    created = client.post("/api/v1/entries", json=record, headers=headers)
+    data = assert_safe_json(created, allowed=(201, 422))
+    if created.status_code == 422:
+        assert data["error"]["fields"]
+        return
+    entry_id, version = data["id"], created.headers["Entry-Version"]
+    changed = client.patch(
+        f"/api/v1/entries/{entry_id}",
+        json={"version": int(version), "summary": payload[:500] + " edited", "status": "published"},
+        headers=headers,
+    )
+    assert_safe_json(changed, allowed=(200, 422))
+    with app.app_context():
+        entry = db.session.get(Entry, entry_id)
+        stored = [entry.title, entry.summary or "", entry.body]
+    assert not any(_CONTROL.search(value) for value in stored), stored
+    reader = login("cu")
+    assert "apibody" in assert_safe(reader.get(f"/entries/{entry_id}"))
+    assert_safe(reader.get(f"/entries/{entry_id}/history"))
+    assert_safe(reader.get("/search?q=apibody"))
+    assert_safe(reader.get("/tags/apitag"))
+    assert_safe_json(reader.get(f"/api/v1/entries/{entry_id}"))
+
+
+def _csv_cell(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+@PAYLOADS
+def test_csv_and_markdown_imports_render_escaped(
+    app: Flask, runner: Any, login: Callable[[str | None], FlaskClient], tmp_path: Any, name: str
+) -> None:
+    """The corpus through the CSV and the guidebook Markdown-table importers (and a broken
+    file of each refused with one line, never a traceback)."""
+    payload = HOSTILE[name][:2000].replace("\x00", "")  # CSV readers refuse NUL outright
+    csv_text = (
+        "kind,title,body,categories,tags,status\r\n"
+        f"lesson,{_csv_cell('CSV ' + payload[:180])},{_csv_cell('csvbody ' + payload)},"
+        f"Data Requests,{_csv_cell('csvtag')},published\r\n"
+    )
+    (tmp_path / "hostile.csv").write_text(csv_text, encoding="utf-8")
+    cell = payload.replace("|", "\\|").replace("\r", " ").replace("\n", " ")[:1500]
+    markdown = (
+        "# Lessons\n\n### Data Requests\n\n| Lesson Learned | Benefit |\n| :-- | :-- |\n"
+        f"| mdbody {cell} | {cell or 'none'} |\n"
+    )
+    (tmp_path / "hostile.md").write_text(markdown, encoding="utf-8")
+    reader = login(None)
+    for file, marker in (("hostile.csv", "csvbody"), ("hostile.md", "mdbody")):
+        result = runner.invoke(args=["import", str(tmp_path / file)])
+        assert "Traceback" not in result.output
+        if result.exit_code != 0:  # refused: one clear line, nothing written
+            assert "nothing was imported" in result.output or "Error:" in result.output
+            continue
+        with app.app_context():
+            ids = list(db.session.scalars(select(Entry.id).order_by(Entry.id)))
+        page = assert_safe(reader.get(f"/entries/{ids[-1]}"))
+        assert marker in page
+        assert_safe(reader.get(f"/search?q={marker}"))
+        assert_safe_json(reader.get(f"/api/v1/search?q={marker}"))
+    broken = runner.invoke(
+        args=["import", "--format", "csv", "-"], input='kind,title\nlesson,"' + payload
+    )  # an unclosed quote: the record has no body, no category
+    assert broken.exit_code == 1 and "Traceback" not in broken.output, broken.output
