@@ -1,5 +1,5 @@
-"""Fault injection: the search index deleted or corrupted under a running app, an importer
-killed with SIGKILL mid-import, and uploads over the size limits with CSRF protection on."""
+"""Fault injection: an importer killed with SIGKILL mid-import, and uploads over the size
+limits with CSRF protection on (the search index's faults: ``test_index_faults.py``)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from bench.corpus import write_corpus
 from kb import create_app
-from kb.entries.services import create_entry
-from kb.entries.validation import taxonomy_lookups
-from kb.entries.validation import validate_record
 from kb.extensions import db
-from kb.seed import system_user
 from tests.databases import database_url
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -41,46 +37,6 @@ def _config(data_dir: Path, **extra: Any) -> dict[str, Any]:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **extra,
     }
-
-
-@pytest.fixture
-def disk_app(tmp_path: Path) -> Iterator[Flask]:
-    """An app made by ``kb init`` with its search index on disk, and three published lessons."""
-    app = create_app(_config(tmp_path, WTF_CSRF_ENABLED=False))
-    assert app.test_cli_runner().invoke(args=["init"]).exit_code == 0
-    with app.app_context():
-        lookups = taxonomy_lookups(db.session)
-        for word in ("aardvark", "bulldozer", "cormorant"):
-            record = {
-                "kind": "lesson",
-                "title": f"The {word} lesson",
-                "body": f"Everything about the {word}.",
-                "categories": ["security-reviews"],
-                "status": "published",
-            }
-            create_entry(
-                db.session, validate_record(record, lookups), author=system_user(db.session)
-            )
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def _found(app: Flask, word: str) -> list[int]:
-    response = app.test_client().get("/api/v1/search", query_string={"q": word})
-    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
-    return [result["id"] for result in response.get_json()["results"]]
-
-
-def _index_status(app: Flask) -> tuple[int, str]:
-    result = app.test_cli_runner().invoke(args=["index", "status"])
-    return result.exit_code, result.output
-
-
-def _index_dir(app: Flask) -> Path:
-    return Path(app.config["SEARCH_INDEX_DIR"])
 
 
 def _env(data_dir: Path) -> dict[str, str]:
