@@ -34,6 +34,7 @@ from kb.extensions import database_busy
 from kb.extensions import db
 from kb.models import User
 from kb.seed import install_taxonomy
+from tests.conftest import _test_config
 from tests.test_openapi import check
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -296,16 +297,12 @@ def _assert_whole(database: Path) -> None:
 def locked_app(tmp_path: Path) -> Iterator[Flask]:
     """An app on a SQLite file with a 200 ms busy timeout, a contributor and a curator."""
     app = create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'kb.sqlite'}",
-            "SECRET_KEY": "test-secret",
-            "WTF_CSRF_ENABLED": False,
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-            "SEARCH_INDEX_IN_MEMORY": True,
-            "SQLITE_BUSY_TIMEOUT_MS": 200,
-        }
+        _test_config(
+            tmp_path,
+            SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'kb.sqlite'}",
+            SEARCH_INDEX_IN_MEMORY=True,
+            SQLITE_BUSY_TIMEOUT_MS=200,
+        )
     )
     with app.app_context():
         db.create_all()

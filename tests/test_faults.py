@@ -23,20 +23,10 @@ from sqlalchemy.pool import NullPool
 from bench.corpus import write_corpus
 from kb import create_app
 from kb.extensions import db
+from tests.conftest import _test_config
 from tests.databases import database_url
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def _config(data_dir: Path, **extra: Any) -> dict[str, Any]:
-    return {
-        "TESTING": True,
-        "DATA_DIR": str(data_dir),
-        "SQLALCHEMY_DATABASE_URI": database_url(data_dir),
-        "SECRET_KEY": "test-secret",
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        **extra,
-    }
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -108,7 +98,7 @@ def test_an_import_killed_mid_way_is_all_or_nothing(tmp_path: Path, delay: float
 def guarded(tmp_path: Path) -> Iterator[Flask]:
     """A fresh app with CSRF protection on (as in production) and small upload limits."""
     app = create_app(
-        _config(
+        _test_config(
             tmp_path,
             WTF_CSRF_ENABLED=True,
             SEARCH_INDEX_IN_MEMORY=True,

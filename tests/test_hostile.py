@@ -145,6 +145,25 @@ def _clip(payload: str, limit: int) -> str:
 PAYLOADS = pytest.mark.parametrize("name", list(HOSTILE))
 
 
+def post_accepted(
+    client: FlaskClient,
+    url: str,
+    full: dict[str, Any],
+    clipped: dict[str, Any],
+    too_long: str | None = None,
+) -> Any:
+    """Post ``full``; if refused (422) the page must be safe (and, given ``too_long``, that
+    payload must be one of ``TOO_LONG``), then ``clipped`` must be accepted (303)."""
+    response = client.post(url, data=full)
+    if response.status_code == 422:
+        assert_safe(response, allowed=(422,))  # the form comes back with the input kept
+        if too_long is not None:
+            assert too_long in TOO_LONG
+        response = client.post(url, data=clipped)
+    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    return response
+
+
 def _entry_form(payload: str, limits: bool) -> dict[str, Any]:
     def field(limit: int) -> str:
         return _clip(payload, limit) if limits else payload
@@ -170,12 +189,10 @@ def test_entry_fields_render_escaped_everywhere(
 ) -> None:
     payload = HOSTILE[name]
     curator = login("cu")
-    first = curator.post("/entries", data=_entry_form(payload, limits=False))
-    if first.status_code == 422:
-        assert_safe(first, allowed=(422,))  # the form comes back with the input kept, escaped
-        # (a long payload, or one whose tag is longer than 64 characters once normalised)
-        first = curator.post("/entries", data=_entry_form(payload, limits=True))
-    assert first.status_code == 303, first.get_data(as_text=True)[:3000]
+    # (refused: a long payload, or one whose tag is longer than 64 characters once normalised)
+    first = post_accepted(
+        curator, "/entries", _entry_form(payload, limits=False), _entry_form(payload, limits=True)
+    )
     entry_url = first.headers["Location"]
     entry_id = int(entry_url.rsplit("/", 1)[-1])
     assert curator.post(f"/entries/{entry_id}/publish").status_code == 303
@@ -279,12 +296,7 @@ def test_bucp_header_and_section_render_escaped(
             "results": field(5000),
         }
 
-    response = cora.post("/bucps", data=header(limits=False))
-    if response.status_code == 422:
-        assert_safe(response, allowed=(422,))
-        assert name in TOO_LONG
-        response = cora.post("/bucps", data=header(limits=True))
-    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    response = post_accepted(cora, "/bucps", header(limits=False), header(limits=True), name)
     bucp_id = int(response.headers["Location"].rsplit("/", 1)[-1])
     assert_safe(cora.get(f"/bucps/{bucp_id}"))
     assert_safe(cora.get(f"/bucps/{bucp_id}/edit"))
@@ -295,12 +307,13 @@ def test_bucp_header_and_section_render_escaped(
     version = re.search(r'name="version"[^>]*value="(\d+)"', form_page)
     assert version, "the section form carries its version"
     text = "Section text {{ program_name }} " + payload
-    saved = cora.post(section, data={"version": version.group(1), "text": text})
-    if saved.status_code == 422:
-        assert_safe(saved, allowed=(422,))
-        assert name in TOO_LONG
-        saved = cora.post(section, data={"version": version.group(1), "text": text[:10_000]})
-    assert saved.status_code == 303, saved.get_data(as_text=True)[:3000]
+    post_accepted(
+        cora,
+        section,
+        {"version": version.group(1), "text": text},
+        {"version": version.group(1), "text": text[:10_000]},
+        name,
+    )
     assert_safe(cora.get(section))
     assert_safe(cora.get(f"/bucps/{bucp_id}"))
     exported = cora.get(f"/bucps/{bucp_id}/export?format=md")
@@ -325,21 +338,15 @@ def test_procedure_and_step_render_escaped(
             "purpose": field(5000),
         }
 
-    response = cora.post("/procedures", data=header(limits=False))
-    if response.status_code == 422:
-        assert_safe(response, allowed=(422,))
-        assert name in TOO_LONG
-        response = cora.post("/procedures", data=header(limits=True))
-    assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+    response = post_accepted(cora, "/procedures", header(limits=False), header(limits=True), name)
     procedure_id = int(response.headers["Location"].split("/")[-2])
 
-    step = {"new-heading": "Step " + payload, "new-instructions": payload}
-    added = cora.post(f"/procedures/{procedure_id}/steps", data=step)
-    if added.status_code == 422:
-        assert_safe(added, allowed=(422,))
-        step = {"new-heading": "Step " + payload[:150], "new-instructions": payload[:5000]}
-        added = cora.post(f"/procedures/{procedure_id}/steps", data=step)
-    assert added.status_code == 303, added.get_data(as_text=True)[:3000]
+    post_accepted(
+        cora,
+        f"/procedures/{procedure_id}/steps",
+        {"new-heading": "Step " + payload, "new-instructions": payload},
+        {"new-heading": "Step " + payload[:150], "new-instructions": payload[:5000]},
+    )
     assert_safe(cora.get(f"/procedures/{procedure_id}/edit"))
     assert_safe(cora.get(f"/procedures/{procedure_id}"))
     assert cora.post(f"/procedures/{procedure_id}/publish").status_code == 303
