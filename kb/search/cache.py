@@ -19,17 +19,9 @@ from typing import Any
 def request_key(params: Mapping[str, Any]) -> Hashable:
     """The parts of a search request that decide its result, as a hashable key."""
     filters = params.get("filters") or {}
-    return tuple(
-        sorted(
-            (
-                name,
-                tuple(sorted((k, tuple(map(str, v))) for k, v in value.items()))
-                if name == "filters"
-                else value,
-            )
-            for name, value in {**params, "filters": filters}.items()
-        )
-    )
+    others = tuple(sorted((name, value) for name, value in params.items() if name != "filters"))
+    chosen = tuple(sorted((name, tuple(map(str, values))) for name, values in filters.items()))
+    return others, chosen
 
 
 class ResultCache:

@@ -49,7 +49,7 @@ class FacetTable:
     def _combine(self, reader: IndexReader) -> Table:
         leaves = reader.leaf_readers()
         segments: dict[str, Table] = {}
-        table: dict[str, dict[str, set[int] | frozenset[int]]] = {name: {} for name in self.fields}
+        table: Table = {name: {} for name in self.fields}
         for leaf, offset in leaves:
             segment = leaf.segment()
             name = segment.segment_id() if segment is not None else None
@@ -62,15 +62,9 @@ class FacetTable:
                 combined = table[field]
                 for value, docs in values.items():
                     shifted = docs if offset == 0 else frozenset(d + offset for d in docs)
-                    if value in combined:
-                        combined[value] = combined[value] | shifted
-                    else:
-                        combined[value] = shifted
+                    combined[value] = combined[value] | shifted if value in combined else shifted
         self._segments = segments
-        return {
-            field: {value: frozenset(docs) for value, docs in values.items()}
-            for field, values in table.items()
-        }
+        return table
 
     @staticmethod
     def _read(reader: IndexReader, name: str) -> dict[str, frozenset[int]]:
@@ -93,7 +87,7 @@ def count(table: Table, fields: Iterable[str], docnums: Iterable[int]) -> dict[s
     for name in fields:
         counter: Counter[str] = Counter()
         for value, docs in table[name].items():
-            found = len(docs & hits) if len(docs) < len(hits) else len(hits & docs)
+            found = len(docs & hits)  # (CPython walks the smaller of the two sets)
             if found:
                 counter[value] = found
         counters[name] = counter
