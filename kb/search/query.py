@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 
-from whoosh import highlight
 from whoosh import qparser
 from whoosh.index import Index
 from whoosh.query import And
@@ -37,10 +36,11 @@ from whoosh.query import Term
 from whoosh.searching import ResultsPage
 from whoosh.searching import Searcher
 
+from kb.search import blocks
 from kb.search.facets import DocSets
 from kb.search.facets import FacetTable
 from kb.search.facets import count as facet_count
-from kb.search.schema import word_analyzer
+from kb.search.passages import passages
 from kb.search.scoring import CoverageOr
 from kb.search.scoring import Scaled
 from kb.search.scoring import open_searcher
@@ -82,8 +82,6 @@ NEAR_BOOST = 0.5
 NEAR_WINDOW = 2
 NEAR_SLOP = 3
 NEAR_MAX_DOCS = 500
-#: Highlighting re-analyses the stored text: only this much of each body is searched.
-HIGHLIGHT_CHARS = 4000
 #: "Any word" matching (the words' query is then a ``CoverageOr``: more words rank higher).
 ANY_GROUP = qparser.OrGroup
 _WORD = re.compile(r"[A-Za-z][A-Za-z']+")
@@ -462,10 +460,6 @@ def new_facet_table() -> FacetTable:
     return FacetTable(FILTER_FIELDS.values())
 
 
-#: One analyzer for all highlighting, so its stemmer's cache is kept between searches.
-_HIGHLIGHT_ANALYZER = word_analyzer()
-
-
 def _highlight_terms(searcher: Searcher, query: Query) -> frozenset[str]:
     """The stems the query searched for (prefixes expanded), to mark in passages."""
     return frozenset(
@@ -473,22 +467,6 @@ def _highlight_terms(searcher: Searcher, query: Query) -> frozenset[str]:
         for name, text in query.existing_terms(searcher.reader(), phrases=True, expand=True)
         if name == TEXT
     )
-
-
-def _highlights(stored: Mapping[str, str], terms: frozenset[str]) -> list[str]:
-    """Up to two passages of the body (its first part) where the query matched, else the
-    summary's; HTML with everything escaped except ``<mark>``."""
-    analyzer = _HIGHLIGHT_ANALYZER
-    formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
-    for name, top in (("body", 2), ("summary", 1)):
-        text = (stored.get(name) or "")[:HIGHLIGHT_CHARS]
-        if not text:
-            continue
-        fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
-        passage = highlight.highlight(text, terms, analyzer, fragmenter, formatter, top=top)
-        if passage:
-            return [passage]
-    return []
 
 
 def run_search(
@@ -525,7 +503,9 @@ def run_search(
         if text:
             query, suggestion = build_query(index, text, qparser.AndGroup, thesaurus, searcher)
 
-        def run(query: Query) -> tuple[ResultsPage, list[int]]:
+        def run(query: Query) -> tuple[ResultsPage | blocks.Page, list[int]]:
+            if sortedby is None:
+                return blocks.search(searcher, query, page, per_page, allowed)
             return search_page(
                 searcher, query, page, per_page, allowed=allowed, sortedby=sortedby, reverse=reverse
             )
@@ -550,7 +530,7 @@ def run_search(
             suggestion=suggestion,
             corrected=suggestion is not None,
             scores={hit["id"]: float(hit.score or 0.0) for hit in hits},
-            highlights={hit["id"]: _highlights(hit.fields(), terms) for hit in hits}
+            highlights={hit["id"]: passages(hit.fields(), terms) for hit in hits}
             if highlights
             else {},
             facets=_facets(
