@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from whoosh import highlight
 from whoosh import qparser
+from whoosh.query import Every
 
 from bench import corpus
 from kb import create_app
@@ -90,8 +91,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def _compare(app: Flask, texts: list[str], group: type) -> int:
-    """Search each text both ways, for a few pages; returns how many hits were compared."""
+def _compare(app: Flask, texts: list[str], group: type, sortedby: str | None = None) -> int:
+    """Search each text both ways, for a few pages; returns how many hits were compared.
+
+    Sorted by a date, the order must be Whoosh's; the scores are then the relevance scores
+    (Whoosh's sorting collector reports its sort keys as scores instead)."""
     compared = 0
     with app.app_context():
         state = search._state()
@@ -102,21 +106,42 @@ def _compare(app: Flask, texts: list[str], group: type) -> int:
             visible = search_query.visibility_filter(search_query.Visibility())
             allowed = search_query.allowed_docs(searcher, docsets, visible, {}) or {-1}
             for number, text in enumerate(texts):
-                query, _ = search_query.build_query(index, text, group, thesaurus, searcher)
+                query = Every()
+                if text:
+                    query, _ = search_query.build_query(index, text, group, thesaurus, searcher)
+                relevance = {}
+                if sortedby:
+                    ranked, _ = blocks.search(searcher, query, 1, 10_000, allowed)
+                    relevance = {hit.docnum: hit.score for hit in ranked}
                 pages = ((1, 10), (3, 4)) if number % 3 else ((1, 10), (999, 10))
                 for page, per_page in pages:
-                    where = f"{text!r} page {page}×{per_page}"
+                    where = f"{text!r} page {page}×{per_page} sorted by {sortedby}"
                     expected, expected_matched = scoring.search_page(
-                        searcher, query, page, per_page, allowed=allowed
+                        searcher,
+                        query,
+                        page,
+                        per_page,
+                        allowed=allowed,
+                        sortedby=sortedby,
+                        reverse=bool(sortedby),
                     )
-                    got, got_matched = blocks.search(searcher, query, page, per_page, allowed)
+                    got, got_matched = blocks.search(
+                        searcher,
+                        query,
+                        page,
+                        per_page,
+                        allowed,
+                        sortedby=sortedby,
+                        reverse=bool(sortedby),
+                    )
                     assert got.total == expected.total, where
                     assert max(1, got.pagenum) == max(1, expected.pagenum), where
                     assert set(got_matched) == set(expected_matched), where
-                    want = [(hit["id"], hit.score) for hit in expected]
-                    have = [(hit["id"], hit.score) for hit in got]
-                    assert [i for i, _ in have] == [i for i, _ in want], where
-                    for (_, mine), (_, theirs) in zip(have, want, strict=True):
+                    want = [(hit["id"], hit.docnum, hit.score) for hit in expected]
+                    have = [(hit["id"], hit.docnum, hit.score) for hit in got]
+                    assert [i for i, _, _ in have] == [i for i, _, _ in want], where
+                    for (_, docnum, mine), (_, _, theirs) in zip(have, want, strict=True):
+                        theirs = relevance[docnum] if sortedby else theirs
                         assert mine == pytest.approx(theirs, rel=1e-9, abs=1e-12), where
                     compared += len(want)
     return compared
@@ -134,6 +159,27 @@ def test_the_index_has_several_segments_and_deleted_documents(app):
 @pytest.mark.parametrize("group", [qparser.AndGroup, search_query.ANY_GROUP], ids=["all", "any"])
 def test_blocks_rank_and_score_every_query_as_whoosh_does(app, group):
     assert _compare(app, QUERIES, group) > 300  # the queries found plenty to compare
+
+
+@pytest.mark.parametrize("sortedby", ["updated", "verified"])
+def test_sorted_searches_keep_whooshs_order_and_report_relevance(app, sortedby):
+    texts = ["", "data", "security review", '"data sharing"', "sftp xyzzy", "kind:lesson"]
+    assert _compare(app, texts, qparser.AndGroup, sortedby) > 30
+
+
+def test_a_date_sorted_search_reports_relevance_not_the_date(app):
+    """The API's ``score`` of a search sorted by date is the entry's relevance (it was the
+    date's sort key, a number near 6e16), and 0 when no words were searched."""
+    with app.app_context():
+        ranked = search.search(db.session, q="data sharing", per_page=100)
+        newest = search.search(db.session, q="data sharing", sort="newest", per_page=100)
+        assert newest.total == ranked.total and newest.ids != ranked.ids
+        both = set(newest.ids) & set(ranked.ids)
+        assert len(both) > 10
+        for entry_id in both:
+            assert newest.scores[entry_id] == pytest.approx(ranked.scores[entry_id])
+        browsed = search.search(db.session, q="", sort="newest", per_page=5)
+        assert browsed.ids and set(browsed.scores.values()) == {0.0}
 
 
 def test_the_index_has_stale_entries(app):
@@ -188,7 +234,7 @@ def test_passages_are_exactly_whooshs(app):
 
 
 def test_a_search_through_the_app_uses_the_block_scorer(app, monkeypatch):
-    """The relevance search goes through ``blocks.search`` (sorted searches do not)."""
+    """Every search goes through ``blocks.search``, the "any word" fallback too."""
     calls = []
     real = blocks.search
 
@@ -201,4 +247,6 @@ def test_a_search_through_the_app_uses_the_block_scorer(app, monkeypatch):
         found = search.search(db.session, q="data sharing", per_page=5)
         assert found.ids and len(calls) == 1
         search.search(db.session, q="data sharing", sort="newest", per_page=5)
-        assert len(calls) == 1
+        assert len(calls) == 2
+        fallback = search.search(db.session, q="data xyzzy", per_page=5)
+        assert fallback.match == "any" and len(calls) == 4

@@ -33,11 +33,13 @@ from collections.abc import Set
 from math import ceil
 from typing import Any
 
+from whoosh import sorting
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import FilterMatcher
 from whoosh.query import And
 from whoosh.query import AndMaybe
 from whoosh.query import AndNot
+from whoosh.query import Every
 from whoosh.query import Or
 from whoosh.query import Phrase
 from whoosh.query import Query
@@ -480,12 +482,45 @@ class Page:
         return len(self.hits)
 
 
+def _everything(searcher: Searcher) -> Scores:
+    """Every document (no words to search: the list is browsed by date), scored 0."""
+    found: Scores = {}
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        deleted = reader.deleted_docs_set if reader.has_deletions() else frozenset()
+        docs = range(offset, offset + reader.doc_count_all())
+        found.update(dict.fromkeys((d for d in docs if d - offset not in deleted), 0.0))
+    return found
+
+
+def _sorted(searcher: Searcher, docs: Set[int], sortedby: str, reverse: bool) -> list[int]:
+    """The documents in the order of a sortable field, as Whoosh's sorting collector puts
+    them: its own sort keys, then the document number, both reversed with ``reverse``."""
+    categorizer = sorting.MultiFacet.from_sortedby(sortedby).categorizer(searcher)
+    items = []
+    for leaf, offset in searcher.leaf_searchers():
+        end = offset + leaf.reader().doc_count_all()
+        categorizer.set_searcher(leaf, offset)
+        key = categorizer.key_for
+        items.extend((key(None, d - offset), d) for d in docs if offset <= d < end)
+    items.sort(reverse=reverse)
+    return [d for _, d in items]
+
+
 def search(
-    searcher: Searcher, query: Query, page: int, per_page: int, allowed: Set[int]
+    searcher: Searcher,
+    query: Query,
+    page: int,
+    per_page: int,
+    allowed: Set[int],
+    *,
+    sortedby: str | None = None,
+    reverse: bool = False,
 ) -> tuple[Page, list[int]]:
-    """One page ranked by score (ties: lower document number first, as Whoosh), and every
-    match before the filter (for facet counts)."""
-    scores = evaluate(searcher, query)
+    """One page of the matches in ``allowed`` and every match before that filter (for facet
+    counts). Ranked by score (ties: the lower document number first, as Whoosh), or in the
+    order of the sortable field ``sortedby``; either way each hit carries its score."""
+    scores = _everything(searcher) if type(query) is Every else evaluate(searcher, query)
     matched = list(scores)
     shown = scores.keys() & allowed
     weighting = searcher.weighting
@@ -498,8 +533,11 @@ def search(
     total = len(shown)
     pagenum = min(ceil(total / per_page), page)
     start = (pagenum - 1) * per_page if pagenum > 0 else 0
-    # Highest score first; among equal scores the lower document number (``nlargest`` keeps
-    # the order of equal items, and the documents go in ascending).
-    best = heapq.nlargest(start + per_page, sorted(shown), key=scores.__getitem__)
+    if sortedby is not None:
+        best = _sorted(searcher, shown, sortedby, reverse)[: start + per_page]
+    else:
+        # Highest score first; among equal scores the lower document number (``nlargest``
+        # keeps the order of equal items, and the documents go in ascending).
+        best = heapq.nlargest(start + per_page, sorted(shown), key=scores.__getitem__)
     hits = [Hit(searcher, d, scores[d]) for d in best[start:]]
     return Page(hits, total, pagenum), matched

@@ -33,7 +33,6 @@ from whoosh.query import Phrase
 from whoosh.query import Query
 from whoosh.query import SpanNear2
 from whoosh.query import Term
-from whoosh.searching import ResultsPage
 from whoosh.searching import Searcher
 
 from kb.search import blocks
@@ -44,7 +43,6 @@ from kb.search.passages import passages
 from kb.search.scoring import CoverageOr
 from kb.search.scoring import Scaled
 from kb.search.scoring import open_searcher
-from kb.search.scoring import search_page
 from kb.search.thesaurus import Thesaurus
 
 MAX_QUERY_CHARS = 256
@@ -503,11 +501,9 @@ def run_search(
         if text:
             query, suggestion = build_query(index, text, qparser.AndGroup, thesaurus, searcher)
 
-        def run(query: Query) -> tuple[ResultsPage | blocks.Page, list[int]]:
-            if sortedby is None:
-                return blocks.search(searcher, query, page, per_page, allowed)
-            return search_page(
-                searcher, query, page, per_page, allowed=allowed, sortedby=sortedby, reverse=reverse
+        def run(query: Query) -> tuple[blocks.Page, list[int]]:
+            return blocks.search(
+                searcher, query, page, per_page, allowed, sortedby=sortedby, reverse=reverse
             )
 
         results, matched = run(query)

@@ -240,8 +240,11 @@ def search_page(
     sortedby: str | None = None,
     reverse: bool = False,
 ) -> tuple[ResultsPage, list[int]]:
-    """One page of results, every match scored in full, and every match's document number
-    (before the filter: for facet counts).
+    """One page of results through Whoosh's own collector, every match scored in full, and
+    every match's document number (before the filter: for facet counts).
+
+    Searches go through ``kb.search.blocks.search``, which gives the same results faster;
+    this is the reference its tests compare it with (``tests/test_search_blocks.py``).
 
     Whoosh's top-N collector rewrites the matcher tree once its heap is full ("replace"),
     dropping branches whose estimated best score looks too low; with phrase and coverage
