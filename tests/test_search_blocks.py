@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from whoosh import highlight
 from whoosh import qparser
+from whoosh.formats import Positions
 from whoosh.query import Every
 
 from bench import corpus
@@ -250,3 +251,14 @@ def test_a_search_through_the_app_uses_the_block_scorer(app, monkeypatch):
         assert len(calls) == 2
         fallback = search.search(db.session, q="data xyzzy", per_page=5)
         assert fallback.match == "any" and len(calls) == 4
+
+
+def test_positions_decode_as_whoosh_decodes_them():
+    """Whoosh trims the pickle's stop byte from some stored values; both forms decode."""
+    positions_format = Positions()
+    lists = [[0], [5], [1, 2, 3], [7, 90, 91, 400], list(range(0, 3000, 7))]
+    for positions in lists:
+        value = positions_format.encode(positions)
+        for stored in (value, value.removesuffix(b".")):
+            assert blocks._decode_positions(stored) == positions_format.decode_positions(stored)
+            assert blocks._decode_positions(stored) == positions

@@ -24,17 +24,20 @@ stored fields) is kept per segment, which never changes once written.
 from __future__ import annotations
 
 import heapq
+import pickle
 import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
 from collections.abc import Iterator
 from collections.abc import Set
+from itertools import accumulate
 from math import ceil
 from typing import Any
 
 from whoosh import sorting
 from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.formats import Positions
 from whoosh.matching import FilterMatcher
 from whoosh.query import And
 from whoosh.query import AndMaybe
@@ -48,6 +51,7 @@ from whoosh.query import Term
 from whoosh.reading import IndexReader
 from whoosh.scoring import BM25F
 from whoosh.searching import Searcher
+from whoosh.system import _INT_SIZE
 
 from kb.search.scoring import STALE_FACTOR
 from kb.search.scoring import CoverageOr
@@ -185,7 +189,9 @@ class _Evaluator:
         values = [self._positions(text) for text in texts]
         if any(value is None for value in values):
             return None
-        decode = field.format.decode_positions
+        decode = (
+            _decode_positions if type(field.format) is Positions else field.format.decode_positions
+        )
         found: Scores = {}
         for d in sorted(docs):
             positions = [decode(value[d]) for value in values]  # type: ignore[index]
@@ -375,6 +381,14 @@ def _near_pair(query: SpanNear2) -> bool:
         and query.mindist == 1
         and all(_plain(sub) and type(sub) is Term and sub.boost == 1.0 for sub in query.qs)
     )
+
+
+def _decode_positions(value: bytes) -> list[int]:
+    """``whoosh.formats.Positions.decode_positions`` (a count, then the pickled gaps between
+    positions, its final stop byte sometimes trimmed), with the running sum done in C."""
+    if not value.endswith(b"."):
+        value += b"."
+    return list(accumulate(pickle.loads(value[_INT_SIZE:])))
 
 
 def _chained(positions: list[list[int]], slop: int) -> bool:
