@@ -295,3 +295,50 @@ def test_an_entry_saved_on_the_web_during_the_import_refuses_the_import_clearly(
         stored = db.session.get(Entry, entry.id)
         assert stored.title == "Keep a shared list of data stewards"
         assert stored.version == 2
+
+
+def test_import_looks_up_and_creates_all_tags_at_once(app, runner, tmp_path, monkeypatch):
+    """New and existing tags of every record are read (and created) in a few queries, not up
+    to three per record; new tags get ids in the order the file first names them."""
+    from sqlalchemy import event
+
+    from kb.entries import services as entry_services
+    from kb.models import Tag
+
+    monkeypatch.setattr(entry_services, "TAG_CHUNK", 4)  # several chunks
+    runner.invoke(args=["import", _write(tmp_path, "old.json", json.dumps([LESSON]))])
+    records = [
+        {**LESSON, "title": f"Lesson {n}", "tags": [f"topic {n}", "data stewards", f"team {n % 3}"]}
+        for n in range(6)
+    ]
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record_statement(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record_statement)
+    try:
+        result = runner.invoke(args=["import", _write(tmp_path, "tags.json", json.dumps(records))])
+    finally:
+        event.remove(engine, "before_cursor_execute", record_statement)
+    assert result.exit_code == 0, result.output
+    tag_queries = [s for s in statements if s.startswith(("SELECT tags.", "INSERT INTO tags"))]
+    assert len(tag_queries) == 3 * 3  # 10 names in 3 chunks: find, create, read the new ones
+    with app.app_context():
+        names = db.session.scalars(select(Tag.name).order_by(Tag.id)).all()
+        assert names == [
+            "data-stewards",
+            "topic-0",
+            "team-0",
+            "topic-1",
+            "team-1",
+            "topic-2",
+            "team-2",
+            "topic-3",
+            "topic-4",
+            "topic-5",
+        ]
+        entry = db.session.scalar(select(Entry).where(Entry.title == "Lesson 4"))
+        assert [tag.name for tag in entry.tags] == ["data-stewards", "team-1", "topic-4"]

@@ -71,3 +71,76 @@ def test_markdown_features_render():
 
 def test_raw_html_is_shown_as_text():
     assert str(render_markdown("<b>hi</b>")) == "<p>&lt;b&gt;hi&lt;/b&gt;</p>\n"
+
+
+def _parsed_text(text: str) -> str:
+    """``markdown_to_text`` without its plain-prose shortcut: parse, render, strip the tags."""
+    from html import unescape
+
+    import nh3
+
+    from kb.markdown import _md
+
+    return unescape(nh3.clean(_md.render(text), tags=set())).strip()
+
+
+def _seed_and_corpus_texts() -> list[str]:
+    """Entry texts as they come: the guidebook lessons, the demo clauses, the bench corpus."""
+    from bench.corpus import generate
+    from kb.seed import load_data
+
+    def texts(value: object) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [text for item in value.values() for text in texts(item)]
+        if isinstance(value, list):
+            return [text for item in value for text in texts(item)]
+        return []
+
+    found = texts(load_data("lessons")) + texts(load_data("demo"))
+    for record in generate(300, seed=42):
+        found += [record.get(name) or "" for name in ("body", "benefit", "context", "usage_notes")]
+    return found
+
+
+def test_plain_prose_is_converted_as_the_parser_would():
+    """The shortcut for plain prose gives exactly what parsing gives, and is taken often."""
+    from kb.markdown import _is_plain_prose
+    from kb.markdown import markdown_to_text
+
+    texts = _seed_and_corpus_texts()
+    for text in texts:
+        assert markdown_to_text(text) == _parsed_text(text), text
+    assert sum(_is_plain_prose(text) for text in texts) > len(texts) / 2
+
+
+def test_generated_near_prose_is_converted_as_the_parser_would():
+    """Prose with, now and then, a piece on the edge of the shortcut's rules (line starts,
+    trailing spaces, ``_`` and ``*``, entities, blank lines, tabs, non-ASCII spaces)."""
+    import random
+
+    from kb.markdown import _is_plain_prose
+    from kb.markdown import markdown_to_text
+
+    prose = [
+        "data", "Review", "plan", "a_b", "x2_y", "{{ data_provider }}", "{", "}", "(x)", "45",
+        "164.514", "e@x.example", "http://x.example", "'", '"', ".", ",", ";", ":", "?", "!",
+        "%", "$", "/", "-", " - ", " ", " ", " ", "  ", "\n", "\n", "\n\n", "\n\n\n",
+    ]  # fmt: skip
+    edges = [
+        "_", "_x", "x_", "__", "*", "**", "- ", "-", "+ ", "1. ", "2) ", "#", "# ", "> ", "`",
+        "[", "]", "](y)", "&amp;", "&", "<b>", "\\", "~~", "|", "---", "===", "=", " \n",
+        "  \n", "\n ", "\n    ", "\t", "\n\t", "\u00a0", "é", "\u3000", "\r\n", "\r",
+        "*a*", "**a**", "a*b*c", "_a_", " _a_ ", "a__b__c", "x_y_", "`a`", "~~a~~",
+    ]  # fmt: skip
+    rng = random.Random(42)
+    plain = 0
+    for _ in range(4000):
+        parts = [rng.choice(prose) for _ in range(rng.randint(0, 16))]
+        for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            parts.insert(rng.randint(0, len(parts)), rng.choice(edges))
+        text = rng.choice(["Data ", "plan", "{{ x }}", ""]) + "".join(parts)
+        plain += _is_plain_prose(text)
+        assert markdown_to_text(text) == _parsed_text(text), repr(text)
+    assert plain > 500, plain

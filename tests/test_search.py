@@ -285,3 +285,108 @@ def test_highlights_escape_everything_but_mark(app):
         assert '<mark class="match term0">transfer</mark>' in joined
         assert "<script" not in joined and "<b>" not in joined
         assert "&lt;script&gt;" in joined or "alert" in joined
+
+
+def _documents_with_key(app, entry_id):
+    from kb.search.schema import entry_key
+
+    index = search._state(app).open()
+    with index.searcher() as searcher:
+        return list(searcher.document_numbers(key=entry_key(entry_id)))
+
+
+def test_an_entry_changed_twice_before_one_catch_up_is_indexed_once(app, monkeypatch):
+    """One catch-up writes an entry once, however many of its events it applies: Whoosh
+    cannot replace or delete a document its own writer added, so the second write of an entry
+    (a later batch of the same catch-up) used to add a second document."""
+    from kb.search import index as search_index
+
+    monkeypatch.setattr(search_index, "BATCH", 2)
+    with app.app_context():
+        search.catch_up(app)  # the (empty) index exists and is up to date
+        with monkeypatch.context() as quiet:  # the writes' own catch-ups do not run
+            quiet.setattr(search, "catch_up", lambda *args, **kwargs: 0)
+            first = _create(title="Transfer first")
+            others = [_create(title=f"Transfer number {n}") for n in range(3)]
+            db.session.commit()
+            first.title = "Transfer first, renamed"
+            search.enqueue_index(db.session, "entry", [first.id])
+            gone = others[0]
+            search.enqueue_index(db.session, "entry", [gone.id], op="delete")
+            db.session.commit()
+        assert search.catch_up(app) == 6
+        assert len(_documents_with_key(app, first.id)) == 1
+        assert _documents_with_key(app, gone.id) == []
+        assert search.status(app)["documents"] == 3
+        found = search.search(db.session, q="renamed")
+        assert found.ids == [first.id]
+
+
+def test_a_changed_entry_replaces_its_document(app):
+    """An entry already in the index is replaced, not added again, by a later catch-up."""
+    with app.app_context():
+        entry = _create()
+        db.session.commit()
+        entry.title = "Agree the transfer schedule before approval"
+        search.enqueue_index(db.session, "entry", [entry.id])
+        db.session.commit()
+        assert len(_documents_with_key(app, entry.id)) == 1
+        assert search.status(app)["documents"] == 1
+        assert search.search(db.session, q="schedule").ids == [entry.id]
+        assert search.search(db.session, q='"transfer method"').total == 0
+
+
+def test_the_words_field_is_given_as_its_analyzer_would_make_it(app):
+    """``entry_document`` hands Whoosh the typo-correction words already split (a list is
+    indexed without the field's analyzer): they must be what that analyzer makes of them."""
+    from kb.search.schema import build_schema
+    from kb.search.schema import entry_document
+
+    with app.app_context():
+        entry = _create(
+            title="Don't SHARE the Data; minimum-necessary!",
+            body="Café **bold** o'clock x_y 45 CFR\n\n- a list\n- of words",
+            tags=["Data Stewards"],
+        )
+        db.session.commit()
+        words = entry_document(entry)["words"]
+        analyzer = build_schema()["words"].analyzer
+        assert words == sorted(token.text for token in analyzer(" ".join(words), mode="index"))
+        assert {"don't", "share", "caf", "o'clock", "stewards"} <= set(words)
+
+
+def test_a_bulk_catch_up_keeps_all_its_postings_in_memory():
+    """A writer's buffer spilt to disk costs every posting a write and a read: a batch that fits
+    in the bulk buffer gets it (the bench's 20,000-entry import), a larger one the usual."""
+    from kb.search.index import BULK_WRITER_MB
+    from kb.search.index import WRITER_MB
+    from kb.search.index import writer_mb
+
+    assert writer_mb(1) == writer_mb(20_000) == BULK_WRITER_MB
+    assert writer_mb(100_000) == WRITER_MB
+
+
+def test_an_entry_takes_no_more_buffer_than_reckoned(app, runner, tmp_path):
+    """``ENTRY_BUFFER_KB`` covers what bench-corpus entries really take in Whoosh's buffer."""
+    import json
+
+    from sqlalchemy.orm import Session
+
+    from bench.corpus import generate
+    from kb.search.index import ENTRY_BUFFER_KB
+    from kb.search.index import _load_entries
+    from kb.search.index import _PrivateRamStorage
+    from kb.search.schema import build_schema
+    from kb.search.schema import entry_document
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(record) for record in generate(100, seed=42)))
+    assert runner.invoke(args=["import", str(corpus)]).exit_code == 0
+    writer = _PrivateRamStorage().create_index(build_schema()).writer()
+    with app.app_context(), Session(db.engine) as session:
+        entries = _load_entries(session, range(1, 101))
+        for entry in entries:
+            writer.add_document(**entry_document(entry))
+    assert len(entries) == 100
+    assert writer.pool.currentsize / len(entries) <= ENTRY_BUFFER_KB * 1024 * 0.9
+    writer.cancel()

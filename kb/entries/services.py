@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -56,6 +57,11 @@ ENTRY_LOAD = (
 )
 
 
+#: Tag names looked up per query by ``Lookups.preload_tags`` (below every database's
+#: bound-parameter limit).
+TAG_CHUNK = 500
+
+
 class Lookups:
     """Taxonomy, tag and program rows by key, so a bulk write queries each value once.
 
@@ -100,6 +106,14 @@ class Lookups:
                 for tag in self.session.scalars(select(Tag).where(Tag.name.in_(new))):
                     self._tags[tag.name] = tag
         return [self._tags[name] for name in names]
+
+    def preload_tags(self, names: Iterable[str]) -> None:
+        """Look up (and create) the tags of many records at once, ``TAG_CHUNK`` names per
+        query, instead of up to three queries per record. New tags are created in the order
+        of ``names``, as record-by-record lookups would (so they get the same ids)."""
+        unique = list(dict.fromkeys(names))
+        for start in range(0, len(unique), TAG_CHUNK):
+            self.tags(unique[start : start + TAG_CHUNK])
 
     def program(self, name: str, *, is_demo: bool = False) -> Program | None:
         """The program of this name (case-insensitive), created on first use."""

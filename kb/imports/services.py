@@ -304,6 +304,12 @@ def import_records(
     if dry_run:
         return report
     lookups = Lookups(session)
+    lookups.preload_tags(
+        name
+        for item in plan.items
+        if item.action in ("create", "update")
+        for name in item.record["tags"]
+    )
     created: list[Entry] = []
     revised: list[Entry] = []
     for item in plan.items:

@@ -46,8 +46,13 @@ log = logging.getLogger(__name__)
 #: How long a web request waits for the writer lock before leaving the work to its holder.
 WRITER_WAIT_SECONDS = 0.5
 BATCH = 500
-#: Memory for a writer's buffer before it spills to disk (bulk catch-ups after imports).
+#: Memory for a writer's buffer of postings before it spills to disk.
 WRITER_MB = 256
+#: The buffer of a writer whose whole batch fits in it (see ``writer_mb``).
+BULK_WRITER_MB = 2048
+#: What an entry's postings count for in the buffer, by Whoosh's reckoning (about 300
+#: postings: 50 KB on the bench corpus, plus a margin).
+ENTRY_BUFFER_KB = 64
 
 
 @dataclass
@@ -244,6 +249,17 @@ def _load_entries(session: Session, ids: Iterable[int]) -> list[Entry]:
     )
 
 
+def writer_mb(entries: int) -> int:
+    """The buffer memory (``limitmb``) for a writer about to write up to ``entries`` entries.
+
+    Once Whoosh's buffer spills to disk, every posting of the batch is written out and read
+    back at the commit, however large the buffer (a third of the CPU of a 20,000-entry
+    import): a larger buffer only pays when it holds the whole batch. So a batch that fits
+    in ``BULK_WRITER_MB`` may use that much; a larger one spills from ``WRITER_MB`` on.
+    """
+    return BULK_WRITER_MB if entries * ENTRY_BUFFER_KB <= BULK_WRITER_MB * 1024 else WRITER_MB
+
+
 def entry_count(session: Session) -> int:
     """The number of entries in the database."""
     return session.scalar(select(func.count(Entry.id))) or 0
@@ -255,7 +271,7 @@ def rebuild(
     """Refill the index from the database; returns the number of documents written."""
     index = search_index.open()
     seq = newest_seq(session)
-    writer = index.writer(timeout=30, limitmb=WRITER_MB)
+    writer = index.writer(timeout=30, limitmb=writer_mb(entry_count(session)))
     count = 0
     try:
         writer.delete_by_query(Term("entity", "entry"))
@@ -298,19 +314,66 @@ def _ahead_of_database(index: Index, session: Session) -> bool:
     return applied > newest_seq(session)
 
 
-def _apply(writer: IndexWriter, session: Session, events: list[IndexEvent]) -> None:
+@dataclass
+class PendingChanges:
+    """The outbox events after the index's sequence number, reduced to one change per entry."""
+
+    #: Each entry's last operation ("upsert" or "delete"), in the order entries first appear.
+    latest: dict[int, str]
+    #: How many events were read (of every entity).
+    events: int
+    #: The sequence number of the last event read.
+    last_seq: int
+
+
+def _pending_changes(session: Session, after: int) -> PendingChanges:
+    """Read every outbox event after ``after`` (a few small columns each) and keep each
+    entry's last operation.
+
+    All at once rather than batch by batch, so that an entry changed several times is written
+    once per writer: Whoosh's ``update_document`` and ``delete_by_term`` only see committed
+    segments, so a second write of an entry this writer had already added would have indexed
+    it twice.
+    """
     latest: dict[int, str] = {}
-    for event in events:
-        if event.entity == "entry":
-            latest[event.entity_id] = event.op
-    upserts = [entity_id for entity_id, op in latest.items() if op != "delete"]
-    found = {entry.id: entry for entry in _load_entries(session, upserts)}
-    for entity_id, op in latest.items():
-        entry = found.get(entity_id)
-        if op == "delete" or entry is None:
-            writer.delete_by_term("key", entry_key(entity_id))
-        else:
-            writer.update_document(**entry_document(entry))
+    events, last_seq = 0, after
+    rows = session.execute(
+        select(IndexEvent.seq, IndexEvent.entity, IndexEvent.entity_id, IndexEvent.op)
+        .where(IndexEvent.seq > after)
+        .order_by(IndexEvent.seq)
+    )
+    for seq, entity, entity_id, op in rows:
+        if entity == "entry":
+            latest[entity_id] = op
+        events, last_seq = events + 1, seq
+    return PendingChanges(latest, events, last_seq)
+
+
+def _apply(writer: IndexWriter, session: Session, latest: dict[int, str]) -> None:
+    """Write each entry's latest state: loaded ``BATCH`` entries at a time; deleted or missing
+    entries lose their document.
+
+    An entry whose key is not in the committed index is added with ``add_document``, without
+    the search of every segment for its key that ``update_document`` makes first: there is no
+    document to replace, as this writer's own additions are not in the committed index and
+    ``latest`` names each entry once (``_pending_changes``).
+    """
+    committed = writer.searcher().reader()
+    ids = list(latest)
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        upserts = [entity_id for entity_id in chunk if latest[entity_id] != "delete"]
+        found = {entry.id: entry for entry in _load_entries(session, upserts)}
+        for entity_id in chunk:
+            entry = found.get(entity_id)
+            key = entry_key(entity_id)
+            if entry is None:  # deleted, or gone since the event was written
+                writer.delete_by_term("key", key)
+            elif ("key", key) in committed:
+                writer.update_document(**entry_document(entry))
+            else:
+                writer.add_document(**entry_document(entry))
+        session.expunge_all()
 
 
 def catch_up(
@@ -330,9 +393,9 @@ def catch_up(
     ):
         rebuild(search_index, session)
     applied = 0
-    while newest_seq(session) > applied_seq(index):
+    while (backlog := newest_seq(session) - applied_seq(index)) > 0:
         try:
-            writer = index.writer(timeout=wait, limitmb=WRITER_MB)
+            writer = index.writer(timeout=wait, limitmb=writer_mb(backlog))
         except LockError:
             return applied
         try:
@@ -342,22 +405,11 @@ def catch_up(
                 # While we waited for the lock, its holder (another process) applied them.
                 writer.cancel()
                 return applied
-            while True:
-                events = list(
-                    session.scalars(
-                        select(IndexEvent)
-                        .where(IndexEvent.seq > seq)
-                        .order_by(IndexEvent.seq)
-                        .limit(BATCH)
-                    )
-                )
-                if not events:
-                    break
-                _apply(writer, session, events)
-                seq = events[-1].seq
-                applied += len(events)
-                session.expunge_all()
-            if seq != start:
+            pending = _pending_changes(session, start)
+            if pending.events:
+                _apply(writer, session, pending.latest)
+                seq = pending.last_seq
+                applied += pending.events
                 _write_meta(writer, seq)
         except BaseException:
             writer.cancel()

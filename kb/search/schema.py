@@ -165,7 +165,10 @@ def _unique_words(entry: Entry) -> set[str]:
         entry.usage_notes,
         " ".join(tag.name for tag in entry.tags),
     )
-    return {word.lower() for part in parts if part for word in _WORDS.findall(part)}
+    # One scan of all parts (a word never spans the line break between two); each distinct
+    # spelling is lower-cased once.
+    found = set(_WORDS.findall("\n".join(part for part in parts if part)))
+    return {word.lower() for word in found}
 
 
 def entry_key(entry_id: int) -> str:
@@ -203,7 +206,10 @@ def entry_document(entry: Entry) -> dict[str, Any]:
         "title": entry.title,
         "summary": entry.summary or "",
         "body": body,
-        "words": " ".join(sorted(_unique_words(entry))),
+        # A list is indexed as it is, without the field's analyzer (which would only split on
+        # spaces and lower-case: these words are already split and lower case; a test in
+        # tests/test_search.py holds the two together).
+        "words": sorted(_unique_words(entry)),
         "tags": _keywords(tag.name for tag in entry.tags),
         "categories": _keywords(category.slug for category in entry.categories),
         "plays": _keywords(str(play.number) for play in entry.plays),
