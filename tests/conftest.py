@@ -7,6 +7,8 @@ modules of ``POSTGRES_MODULES`` that way).
 
 from __future__ import annotations
 
+import atexit
+import shutil
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 
 from kb import create_app
 from kb.entries.services import create_entry
@@ -74,6 +78,95 @@ def _clean_databases() -> Iterator[None]:
     databases.end_test()
 
 
+class _ExitHooks:
+    """``atexit`` as ``kb.finder.searchlog`` sees it in the tests: hooks are registered for
+    real, and remembered so that those of a test's own apps can be unregistered after it.
+
+    Each app registers a hook that flushes its search log at exit, and the hook holds the
+    app: without this, every app the session made (a thousand, each with its routes,
+    templates, engine and index) would stay in memory to the end, and every full garbage
+    collection would walk them all again.
+    """
+
+    def __init__(self) -> None:
+        self.hooks: list[Callable[[], Any]] = []
+
+    def register(self, hook: Callable[[], Any]) -> Callable[[], Any]:
+        self.hooks.append(hook)
+        return atexit.register(hook)
+
+    def unregister(self, hook: Callable[[], Any]) -> None:
+        atexit.unregister(hook)
+
+
+@pytest.fixture(scope="session")
+def _exit_hooks() -> Iterator[_ExitHooks]:
+    from kb.finder import searchlog
+
+    with pytest.MonkeyPatch.context() as patch:
+        hooks = _ExitHooks()
+        patch.setattr(searchlog, "atexit", hooks)
+        yield hooks
+
+
+def _forget_apps_made_since(hooks: _ExitHooks, before: int) -> None:
+    for hook in hooks.hooks[before:]:
+        hooks.unregister(hook)
+    del hooks.hooks[before:]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_apps_after_the_module(_exit_hooks: _ExitHooks) -> Iterator[None]:
+    """After each module, unregister the exit hooks of the apps its module-scoped fixtures
+    made, so that those apps can be garbage collected (see ``_forget_apps_after_the_test``).
+    The session's apps keep theirs."""
+    before = len(_exit_hooks.hooks)
+    yield
+    _forget_apps_made_since(_exit_hooks, before)
+
+
+@pytest.fixture(autouse=True)
+def _forget_apps_after_the_test(_exit_hooks: _ExitHooks) -> Iterator[None]:
+    """After each test, unregister the exit hooks of the apps made during it (by the test
+    or its function-scoped fixtures), so that those apps can be garbage collected: their
+    search logs would only have been flushed at exit into databases no test reads again."""
+    before = len(_exit_hooks.hooks)
+    yield
+    _forget_apps_made_since(_exit_hooks, before)
+
+
+class _SharedBytecode(BytecodeCache):
+    """Jinja's compiled templates, shared by every app of the session.
+
+    Each app has a Jinja environment of its own, so without this every test compiled every
+    template it rendered again (a quarter of a second per test). The apps' environments are
+    configured alike (``kb.web``), and a bucket is only used while the template's source has
+    the checksum it was compiled from, so an app still renders exactly what it would have
+    compiled itself.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_template_bytecode() -> Iterator[None]:
+    """Every app made in the session (by a fixture or a test) shares compiled templates."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _SharedBytecode()}
+        )
+        yield
+
+
 def _test_config(data_dir: Path, **extra: Any) -> dict[str, Any]:
     config = {
         "TESTING": True,
@@ -116,14 +209,44 @@ def htmx(seeded_app: Flask) -> FlaskClient:
     return test_client
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    """A fresh app with an empty database (tables and taxonomy only) and an in-memory index."""
-    app = create_app(_test_config(tmp_path, SEARCH_INDEX_IN_MEMORY=True))
+@pytest.fixture(scope="session")
+def _empty_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """SQLite: a database file holding what ``db.create_all`` and ``install_taxonomy`` make,
+    built once and copied for each fresh app (PostgreSQL: ``None``, its pooled schemas
+    already hold the same)."""
+    if databases.is_postgres():
+        return None
+    data_dir = tmp_path_factory.mktemp("empty")
+    app = create_app(_test_config(data_dir, SEARCH_INDEX_IN_MEMORY=True))
     with app.app_context():
         db.create_all()
         install_taxonomy(db.session)
         db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    database = data_dir / "kb.sqlite"
+    assert [path.name for path in data_dir.iterdir()] == ["kb.sqlite"]  # no -wal, -shm left
+    return database
+
+
+def _empty_app(empty_sqlite: Path | None, data_dir: Path, **extra: Any) -> Flask:
+    """A fresh app with the tables and the fixed taxonomy (a copy of ``_empty_sqlite``)."""
+    if empty_sqlite is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(empty_sqlite, data_dir / "kb.sqlite")
+    app = create_app(_test_config(data_dir, **extra))
+    if empty_sqlite is None:
+        with app.app_context():
+            db.create_all()
+            install_taxonomy(db.session)
+            db.session.commit()
+    return app
+
+
+@pytest.fixture
+def app(_empty_sqlite: Path | None, tmp_path: Path) -> Iterator[Flask]:
+    """A fresh app with an empty database (tables and taxonomy only) and an in-memory index."""
+    app = _empty_app(_empty_sqlite, tmp_path, SEARCH_INDEX_IN_MEMORY=True)
     yield app
     with app.app_context():
         db.session.remove()
@@ -199,17 +322,15 @@ def login(app: Flask) -> Callable[[str | None], FlaskClient]:
 
 
 @pytest.fixture
-def csrf_app(tmp_path: Path) -> Iterator[Flask]:
+def csrf_app(_empty_sqlite: Path | None, tmp_path: Path) -> Iterator[Flask]:
     """A fresh app with CSRF protection on (as in production) and one contributor, ``cora``
     (password ``correct horse``)."""
     from kb.auth.services import create_user
 
-    app = create_app(
-        _test_config(tmp_path / "csrf", WTF_CSRF_ENABLED=True, SEARCH_INDEX_IN_MEMORY=True)
+    app = _empty_app(
+        _empty_sqlite, tmp_path / "csrf", WTF_CSRF_ENABLED=True, SEARCH_INDEX_IN_MEMORY=True
     )
     with app.app_context():
-        db.create_all()
-        install_taxonomy(db.session)
         create_user(db.session, "cora", role="contributor", password="correct horse")
         db.session.commit()
     yield app
