@@ -109,7 +109,7 @@ def _compare(app: Flask, texts: list[str], group: type, sortedby: str | None = N
             for number, text in enumerate(texts):
                 query = Every()
                 if text:
-                    query, _ = search_query.build_query(index, text, group, thesaurus, searcher)
+                    query, _, _ = search_query.build_query(index, text, group, thesaurus, searcher)
                 relevance = {}
                 if sortedby:
                     ranked, _ = blocks.search(searcher, query, 1, 10_000, allowed)

@@ -105,3 +105,58 @@ def test_a_missing_glossary_table_leaves_the_synonyms_file_working(app, make_ent
         GlossaryTerm.__table__.drop(db.engine)
     search.glossary_changed(app)
     assert _ids(app, "PHI") == {phi}  # from seed/synonyms.yaml
+
+
+def _define(app, term: str, definition: str, synonyms: tuple[str, ...] = ()) -> None:
+    with app.app_context():
+        db.session.add(GlossaryTerm(term=term, definition=definition, synonyms=list(synonyms)))
+        db.session.commit()
+    search.glossary_changed(app)
+
+
+def _search(app, q: str):
+    with app.app_context():
+        return search.search(db.session, q=q)
+
+
+def test_a_glossary_term_no_entry_uses_is_searched_by_its_definition(app, make_entry):
+    method = make_entry(
+        title="Agree on the transfer method early",
+        body="Settle how the files will move between the two systems.",
+    ).id
+    make_entry(title="Budget", body="Ask leadership for funding before the kickoff.")
+    assert _search(app, "SFTP").ids == []
+    _define(app, "SFTP", "An encrypted way to move files between systems: a transfer method.")
+    found = _search(app, "SFTP")
+    assert found.ids == [method] and found.explained == ("SFTP",)
+    # With another word the usual rules hold: all words first, then any of them.
+    assert _search(app, "sftp kickoff").match == "any"
+    assert _search(app, "sftp settle").ids == [method]
+
+
+def test_a_glossary_term_entries_use_is_searched_as_typed(app, make_entry):
+    uses = make_entry(title="SFTP accounts", body="Request an SFTP account from the hub.").id
+    make_entry(title="Transfer method", body="Agree how files move between the systems.")
+    _define(app, "SFTP", "An encrypted way to move files between systems: a transfer method.")
+    found = _search(app, "sftp")
+    assert found.ids == [uses] and found.explained == ()
+
+
+def test_definition_words_most_entries_have_do_not_count(app, make_entry):
+    transfer = make_entry(title="Data transfer", body="Pick the data transfer route.").id
+    make_entry(title="Data budget", body="Data work needs funding.")
+    make_entry(title="Data leaders", body="Brief leadership on the data.")
+    _define(app, "XFER", "Data transfer.")
+    assert _ids(app, "xfer") == {transfer}
+
+
+def test_the_search_page_says_which_terms_were_searched_by_definition(app, make_entry):
+    make_entry(title="Agree on the transfer method early", body="Settle it with the provider.")
+    _define(app, "SFTP", "A transfer method for files.")
+    page = app.test_client().get("/search?q=sftp")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "No entry uses" in html and "what the glossary says it means" in html
+    assert 'href="/glossary#' in html and ">SFTP</a>" in html
+    plain = app.test_client().get("/search?q=transfer").get_data(as_text=True)
+    assert "No entry uses" not in plain

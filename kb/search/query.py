@@ -72,6 +72,8 @@ SORTS = ("relevance", "newest", "verified")
 FACET_LIMIT = 12
 #: A synonym's match counts a little less than the word typed.
 SYNONYM_BOOST = 0.7
+#: The words of a glossary definition, together, count this much of the term they explain.
+MEANING_BOOST = 0.5
 #: The suffix of agent nouns the stemmer leaves on short words ("own" → "owner").
 AGENT_SUFFIX = "er"
 #: Proximity: two query words (at most ``NEAR_WINDOW`` apart in the query) found within
@@ -118,6 +120,8 @@ class SearchPage:
     truncated: bool = False
     suggestion: str | None = None
     corrected: bool = False
+    #: Glossary terms no entry uses, searched by the words of their definitions.
+    explained: tuple[str, ...] = ()
     scores: dict[int, float] = field(default_factory=dict)
     highlights: dict[int, list[str]] = field(default_factory=dict)
     facets: dict[str, list[FacetValue]] | None = None
@@ -248,6 +252,14 @@ def _synonym_query(stems: tuple[str, ...], typed: int) -> Query:
     return Phrase(TEXT, list(stems), boost=boost)
 
 
+def _meaning_query(stems: tuple[str, ...], typed: int) -> Query:
+    """What the glossary says a term means, for a term no entry uses: any of its definition's
+    words, the whole weighing as much as the ``typed`` words it stands for (times
+    MEANING_BOOST) when an entry has every one of them."""
+    boost = MEANING_BOOST * typed / len(stems)
+    return Or([Term(TEXT, stem, boost=boost) for stem in stems])
+
+
 def _with_children(node: Query, children: list[Query]) -> Query:
     """A copy of a compound query with new children (keeping settings such as ``scale``)."""
     if len(children) == 1 and isinstance(node, And):
@@ -260,9 +272,17 @@ def _with_children(node: Query, children: list[Query]) -> Query:
 class _Expander:
     """Adds synonyms (thesaurus groups) and agent nouns to the words of a query."""
 
-    def __init__(self, thesaurus: Thesaurus, known: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        thesaurus: Thesaurus,
+        known: Callable[[str], bool],
+        telling: Callable[[str], bool],
+    ) -> None:
         self.thesaurus = thesaurus
         self.known = known
+        self.telling = telling
+        #: The glossary terms searched by their definitions, as the glossary spells them.
+        self.explained: list[str] = []
 
     def alternatives(self, stem: str) -> list[Query]:
         """The agent noun of a word, when entries use it: "owns" also finds "owner".
@@ -305,8 +325,16 @@ class _Expander:
                 # "Any word" matching: the words of a known term count only together, so one
                 # common word of "public data" does not pass for the term.
                 typed = Phrase(TEXT, list(member), slop=NEAR_SLOP)
-            others = [_synonym_query(other, length) for other in self.thesaurus.others[member]]
-            out.append(Or([typed, *others]))
+            others = [
+                _synonym_query(other, length) for other in self.thesaurus.others.get(member, ())
+            ]
+            term, meaning = self.thesaurus.meanings.get(member, ("", ()))
+            meaning = tuple(filter(self.telling, meaning))
+            if meaning and not all(map(self.known, member)):
+                others.append(_meaning_query(meaning, length))
+                if term not in self.explained:
+                    self.explained.append(term)
+            out.append(Or([typed, *others]) if others else typed)
             i += length
         return out
 
@@ -328,12 +356,17 @@ class _Expander:
 
 
 def expand_synonyms(
-    query: Query, thesaurus: Thesaurus, known: Callable[[str], bool] | None = None
-) -> Query:
+    query: Query,
+    thesaurus: Thesaurus,
+    known: Callable[[str], bool] | None = None,
+    telling: Callable[[str], bool] | None = None,
+) -> tuple[Query, list[str]]:
     """Let words (and runs of words) also match their synonyms and agent nouns, weighted a
-    little lower (``known`` says whether the index has a word). Excluded words stay exactly
-    as typed."""
-    return _Expander(thesaurus, known or (lambda stem: False)).expand(query)
+    little lower (``known`` says whether the index has a word). A glossary term no entry
+    uses also matches the words of its definition that ``telling`` accepts; those terms are
+    returned with the query. Excluded words stay exactly as typed."""
+    expander = _Expander(thesaurus, known or (lambda stem: False), telling or (lambda stem: True))
+    return expander.expand(query), expander.explained
 
 
 def proximity(query: Query, frequency: Callable[[str], int] | None = None) -> Query | None:
@@ -372,12 +405,21 @@ def _ranked(query: Query, near: Query | None) -> Query:
 
 
 def build_query(index: Index, text: str, group: type, thesaurus: Thesaurus, searcher: Searcher):
-    """Parse, correct typos, add synonyms and the proximity bonus; returns (query, suggestion)."""
+    """Parse, correct typos, add synonyms and the proximity bonus; returns (query, suggestion,
+    the glossary terms searched by their definitions)."""
     query = parse(index, text, group)
     query, suggestion = correct(index, searcher, text, query, thesaurus)
-    expanded = expand_synonyms(query, thesaurus, lambda stem: _known(searcher, stem))
+    reader = searcher.reader()
+    half = reader.doc_count() / 2
+    expanded, explained = expand_synonyms(
+        query,
+        thesaurus,
+        lambda stem: _known(searcher, stem),
+        # A definition's word found in most entries says nothing about which one is meant.
+        lambda stem: 0 < reader.doc_frequency(TEXT, stem) <= half,
+    )
     near = proximity(query, lambda stem: searcher.reader().doc_frequency(TEXT, stem))
-    return _ranked(expanded, near), suggestion
+    return _ranked(expanded, near), suggestion, explained
 
 
 def visibility_filter(visibility: Visibility) -> Query:
@@ -496,10 +538,12 @@ def run_search(
     with open_searcher(index, docsets) as searcher:
         # Whoosh ignores an empty filter set; a document number that cannot exist keeps it strict.
         allowed = allowed_docs(searcher, docsets, visible, filters) or {-1}
-        match, suggestion = "all", None
+        match, suggestion, explained = "all", None, []
         query: Query = Every()
         if text:
-            query, suggestion = build_query(index, text, qparser.AndGroup, thesaurus, searcher)
+            query, suggestion, explained = build_query(
+                index, text, qparser.AndGroup, thesaurus, searcher
+            )
 
         def run(query: Query) -> tuple[blocks.Page, list[int]]:
             return blocks.search(
@@ -508,10 +552,11 @@ def run_search(
 
         results, matched = run(query)
         if text and results.total == 0:
-            fallback, _ = build_query(index, text, ANY_GROUP, thesaurus, searcher)
+            fallback, _, any_explained = build_query(index, text, ANY_GROUP, thesaurus, searcher)
             any_results, any_matched = run(fallback)
             if any_results.total:
                 match, query, results, matched = "any", fallback, any_results, any_matched
+                explained = any_explained
         hits = list(results)
         terms = _highlight_terms(searcher, query) if highlights and text else frozenset()
         return SearchPage(
@@ -525,6 +570,7 @@ def run_search(
             truncated=truncated,
             suggestion=suggestion,
             corrected=suggestion is not None,
+            explained=tuple(explained) if results.total else (),
             scores={hit["id"]: float(hit.score or 0.0) for hit in hits},
             highlights={hit["id"]: passages(hit.fields(), terms) for hit in hits}
             if highlights

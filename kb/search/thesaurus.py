@@ -5,6 +5,10 @@ starts) and the glossary (each ``GlossaryTerm`` with its synonyms is one group, 
 finds its spelled-out form and back). Members are stemmed like the index; a member of several
 words is searched as a phrase, and a run of query words that spells one finds the others.
 
+A glossary term also lends its definition's words (``meanings``): a term typed that no entry
+uses ("SFTP", when entries say "transfer method") is searched by what the glossary says it
+means, so a curator's definition keeps such a search from finding nothing.
+
 The glossary changes while the app runs: ``GlossaryThesaurus.current`` compares a cheap
 generation of the glossary table (its row count and newest ``updated_at``) at most every
 ``CHECK_SECONDS`` and rebuilds the thesaurus when it moved; ``changed()`` makes the next search
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 Stems = tuple[str, ...]
 #: How often (seconds) a process looks for glossary changes made by another process.
 CHECK_SECONDS = 5.0
+#: At most this many distinct words of a definition are searched (a long one costs no more).
+MEANING_WORDS = 40
 
 
 @dataclass(frozen=True)
@@ -42,28 +48,41 @@ class Thesaurus:
     others: dict[Stems, tuple[Stems, ...]] = field(default_factory=dict)
     #: The longest member, in words (how far a run of query words is looked at).
     longest: int = 0
+    #: Each glossary term and synonym → the term as the glossary spells it, and the distinct
+    #: stems of its definition.
+    meanings: dict[Stems, tuple[str, Stems]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.others)
+        return bool(self.others or self.meanings)
 
     def match(self, stems: Sequence[str]) -> int:
         """The length of the longest member that ``stems`` starts with (0: none)."""
         for length in range(min(self.longest, len(stems)), 0, -1):
-            if tuple(stems[:length]) in self.others:
+            member = tuple(stems[:length])
+            if member in self.others or member in self.meanings:
                 return length
         return 0
 
     def knows(self, stem: str) -> bool:
         """Whether a single word is a member (so it is no typo, though no entry has it)."""
-        return (stem,) in self.others
+        return (stem,) in self.others or (stem,) in self.meanings
 
 
 def _stems(analyzer: Any, text: str) -> Stems:
     return tuple(token.text for token in analyzer(str(text)))
 
 
-def build_thesaurus(groups: Iterable[Iterable[str]], analyzer: Any) -> Thesaurus:
-    """Stem every member of every group; a member in several groups gets all their members."""
+def build_thesaurus(
+    groups: Iterable[Iterable[str]],
+    analyzer: Any,
+    definitions: Iterable[tuple[Sequence[str], str]] = (),
+) -> Thesaurus:
+    """Stem every member of every group; a member in several groups gets all their members.
+
+    ``definitions`` pairs the members of a glossary term (the term first) with its
+    definition; each member's meaning is the definition's distinct stems (the first term
+    to define a member keeps it).
+    """
     others: dict[Stems, dict[Stems, None]] = {}
     for group in groups:
         members = list(dict.fromkeys(_stems(analyzer, member) for member in group))
@@ -72,14 +91,29 @@ def build_thesaurus(groups: Iterable[Iterable[str]], analyzer: Any) -> Thesaurus
             bucket = others.setdefault(member, {})
             bucket.update((other, None) for other in members if other != member)
     others = {member: found for member, found in others.items() if found}
-    longest = max((len(member) for member in others), default=0)
-    return Thesaurus({member: tuple(found) for member, found in others.items()}, longest)
+    meanings: dict[Stems, tuple[str, Stems]] = {}
+    for members, definition in definitions:
+        words = tuple(dict.fromkeys(_stems(analyzer, definition or "")))[:MEANING_WORDS]
+        for member in members:
+            stems = _stems(analyzer, member)
+            if stems and words:
+                meanings.setdefault(stems, (members[0], words))
+    longest = max((len(member) for member in [*others, *meanings]), default=0)
+    return Thesaurus({member: tuple(found) for member, found in others.items()}, longest, meanings)
 
 
 def glossary_groups(session: Session) -> list[list[str]]:
     """Each glossary term with its synonyms, as one group."""
     rows = session.execute(select(GlossaryTerm.term, GlossaryTerm.synonyms)).all()
     return [[term, *(synonyms or [])] for term, synonyms in rows]
+
+
+def glossary_definitions(session: Session) -> list[tuple[list[str], str]]:
+    """Each glossary term's members (the term and its synonyms) with its definition."""
+    rows = session.execute(
+        select(GlossaryTerm.term, GlossaryTerm.synonyms, GlossaryTerm.definition)
+    ).all()
+    return [([term, *(synonyms or [])], definition) for term, synonyms, definition in rows]
 
 
 def glossary_generation(session: Session) -> tuple[int, Any]:
@@ -118,7 +152,11 @@ class GlossaryThesaurus:
                 generation = glossary_generation(session)
                 if generation != self._generation:
                     groups = glossary_groups(session)
-                    thesaurus = build_thesaurus([*self.file_groups, *groups], self.analyzer)
+                    thesaurus = build_thesaurus(
+                        [*self.file_groups, *groups],
+                        self.analyzer,
+                        glossary_definitions(session),
+                    )
                     with self._lock:
                         self.thesaurus, self._generation = thesaurus, generation
         except Exception:  # no glossary table yet, or the database is busy: keep what we have
