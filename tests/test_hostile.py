@@ -18,9 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from kb import search
 from kb.extensions import db
 from kb.models import Department
 from kb.models import Entry
+from kb.models import GlossaryTerm
 
 #: ``{{ 77777*11 }}`` would render as this if any template engine evaluated it.
 EVALUATED = "855547"
@@ -261,6 +263,23 @@ def test_glossary_term_renders_escaped(
     )
     assert entry.status_code == 303
     assert_safe(curator.get(entry.headers["Location"]))
+
+
+@pytest.mark.parametrize("name", ["script", "img-onerror", "attribute-breakout", "jinja-statement"])
+def test_a_term_searched_by_its_definition_is_named_escaped(
+    app: Flask, make_entry: Callable[..., Entry], name: str
+) -> None:
+    """The search page names glossary terms it searched by their definitions (and links them)."""
+    make_entry(title="Agree on the transfer method", body="Settle how files move.")
+    with app.app_context():
+        term = GlossaryTerm(
+            term="Qwzx " + HOSTILE[name], definition="A transfer method.", synonyms=["qwzx"]
+        )
+        db.session.add(term)
+        db.session.commit()
+    search.glossary_changed(app)
+    html = assert_safe(app.test_client().get("/search?q=qwzx"))
+    assert "No entry uses" in html
 
 
 @pytest.fixture
