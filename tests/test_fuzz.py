@@ -219,3 +219,88 @@ def test_render_markdown_never_emits_script_or_dangerous_urls(text: str) -> None
         squeezed = re.sub(r"[\s\x00-\x1f]", "", attribute).lower()
         assert not squeezed.startswith(("javascript:", "data:", "vbscript:")), (text, html)
     assert not re.search(r"<[^>]*\son\w+=", html), (text, html)
+
+
+#: Characters that markup, templates, CSV-ish fields and the browser treat specially.
+FORM_SYNTAX = st.sampled_from(
+    [
+        "<", ">", "&", '"', "'", "{{", "}}", "{%", "%}", "[", "](", "javascript:", ",", "#",
+        "*", "`", "\x00", "\x1b", "\r", "\n", "\t", "\u202e", "\u200b", "é", "🔥", " ",
+    ]
+)  # fmt: skip
+FORM_TEXT = st.one_of(
+    st.text(max_size=80),
+    st.lists(st.one_of(FORM_SYNTAX, st.text(max_size=6)), max_size=30).map("".join),
+)
+
+
+@pytest.fixture(scope="module")
+def form_clients(search_app: Flask) -> dict[str, Any]:
+    """Signed-in clients of the module's app: a contributor and a curator."""
+    from kb.auth.services import create_user
+
+    password = "fuzzing is fun 1"
+    with search_app.app_context():
+        for name, role in (("fuzzer", "contributor"), ("fuzzcurator", "curator")):
+            create_user(db.session, name, role=role, password=password)
+        db.session.commit()
+    clients = {}
+    for name in ("fuzzer", "fuzzcurator"):
+        client = search_app.test_client()
+        signed_in = client.post("/login", data={"username": name, "password": password})
+        assert signed_in.status_code == 303
+        clients[name] = client
+    return clients
+
+
+def _assert_answered(response: Any, allowed: tuple[int, ...]) -> str:
+    html = response.get_data(as_text=True)
+    assert response.status_code in allowed, (response.status_code, html[:1000])
+    assert "<script>" not in html and "Traceback" not in html
+    return html
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=FUNCTION_APP)
+@given(
+    title=FORM_TEXT,
+    summary=FORM_TEXT,
+    body=FORM_TEXT,
+    tags=FORM_TEXT,
+    program=FORM_TEXT,
+    # Valid choices most of the time, so that the typed text decides what happens.
+    kind=st.one_of(st.just("lesson"), st.sampled_from(["snippet", "", "other"])),
+    categories=st.one_of(
+        st.just(["security-reviews"]),
+        st.lists(st.sampled_from(["security-reviews", "data-requests", "", "x"])),
+    ),
+    plays=st.lists(st.sampled_from(["1", "6", "0", "99", "x", ""]), max_size=2),
+    action=st.one_of(st.just("save"), st.sampled_from(["submit", "preview", "", "other"])),
+)
+def test_the_entry_form_saves_or_explains_any_input(
+    search_app: Flask, form_clients: dict[str, Any], **fields: Any
+) -> None:
+    """Whatever is typed, the entry form saves (303, and the entry page opens) or answers 422
+    (or 200 for a preview) with the form again; never a 5xx."""
+    response = form_clients["fuzzer"].post("/entries", data=fields)
+    html = _assert_answered(response, (200, 303, 422))
+    if response.status_code == 303:
+        _assert_answered(form_clients["fuzzer"].get(response.headers["Location"]), (200,))
+    else:
+        assert 'name="title"' in html  # the form came back, with what was typed
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FUNCTION_APP)
+@given(term=FORM_TEXT, definition=FORM_TEXT, synonyms=FORM_TEXT)
+def test_the_glossary_form_saves_or_explains_any_input(
+    search_app: Flask, form_clients: dict[str, Any], term: str, definition: str, synonyms: str
+) -> None:
+    """A curator's glossary form saves (303) or answers 422 with the form; the glossary and
+    a search for the term still answer 200 afterwards (the term feeds the search thesaurus)."""
+    curator = form_clients["fuzzcurator"]
+    data = {"term": term, "definition": definition, "synonyms": synonyms}
+    response = curator.post("/glossary", data=data)
+    html = _assert_answered(response, (303, 422))
+    if response.status_code == 422:
+        assert 'name="term"' in html
+    _assert_answered(curator.get("/glossary"), (200,))
+    _assert_answered(curator.get("/search", query_string={"q": term}), (200,))
