@@ -160,3 +160,17 @@ def test_the_search_page_says_which_terms_were_searched_by_definition(app, make_
     assert 'href="/glossary#' in html and ">SFTP</a>" in html
     plain = app.test_client().get("/search?q=transfer").get_data(as_text=True)
     assert "No entry uses" not in plain
+
+
+def test_a_term_whose_synonym_entries_use_is_searched_by_the_synonym(app, make_entry):
+    relay = make_entry(title="The file relay", body="Upload extracts to the file relay.").id
+    method = make_entry(title="Transfer method", body="Agree how records move between systems.")
+    _define(app, "XFER", "A transfer method for moving records between systems.", ("file relay",))
+    found = _search(app, "xfer")
+    assert found.ids == [relay] and found.explained == ()
+    # Both words of a synonym, but never side by side: the phrase is not used, so the
+    # definition is searched.
+    make_entry(title="Forwarding", body="The mail relay forwards every upload as a file.")
+    _define(app, "YFER", "A transfer method for moving records.", ("upload relay",))
+    found = _search(app, "yfer")
+    assert found.ids[0] == method.id and found.explained == ("YFER",)

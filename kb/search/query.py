@@ -277,10 +277,12 @@ class _Expander:
         thesaurus: Thesaurus,
         known: Callable[[str], bool],
         telling: Callable[[str], bool],
+        used: Callable[[tuple[str, ...]], bool],
     ) -> None:
         self.thesaurus = thesaurus
         self.known = known
         self.telling = telling
+        self.used = used
         #: The glossary terms searched by their definitions, as the glossary spells them.
         self.explained: list[str] = []
 
@@ -330,7 +332,8 @@ class _Expander:
             ]
             term, meaning = self.thesaurus.meanings.get(member, ("", ()))
             meaning = tuple(filter(self.telling, meaning))
-            if meaning and not all(map(self.known, member)):
+            synonyms = self.thesaurus.others.get(member, ())
+            if meaning and not any(map(self.used, (member, *synonyms))):
                 others.append(_meaning_query(meaning, length))
                 if term not in self.explained:
                     self.explained.append(term)
@@ -360,12 +363,20 @@ def expand_synonyms(
     thesaurus: Thesaurus,
     known: Callable[[str], bool] | None = None,
     telling: Callable[[str], bool] | None = None,
+    used: Callable[[tuple[str, ...]], bool] | None = None,
 ) -> tuple[Query, list[str]]:
     """Let words (and runs of words) also match their synonyms and agent nouns, weighted a
-    little lower (``known`` says whether the index has a word). A glossary term no entry
-    uses also matches the words of its definition that ``telling`` accepts; those terms are
-    returned with the query. Excluded words stay exactly as typed."""
-    expander = _Expander(thesaurus, known or (lambda stem: False), telling or (lambda stem: True))
+    little lower (``known`` says whether the index has a word). A glossary term that no
+    entry uses in any of its forms (``used`` says whether an entry has a word or phrase) also
+    matches the words of its definition that ``telling`` accepts; those terms are returned
+    with the query. Excluded words stay exactly as typed."""
+    known = known or (lambda stem: False)
+    expander = _Expander(
+        thesaurus,
+        known,
+        telling or (lambda stem: True),
+        used or (lambda stems: all(map(known, stems))),
+    )
     return expander.expand(query), expander.explained
 
 
@@ -411,12 +422,22 @@ def build_query(index: Index, text: str, group: type, thesaurus: Thesaurus, sear
     query, suggestion = correct(index, searcher, text, query, thesaurus)
     reader = searcher.reader()
     half = reader.doc_count() / 2
+
+    def known(stem: str) -> bool:
+        return _known(searcher, stem)
+
+    def used(stems: tuple[str, ...]) -> bool:
+        if not all(map(known, stems)):
+            return False
+        return len(stems) == 1 or Phrase(TEXT, list(stems)).matcher(searcher).is_active()
+
     expanded, explained = expand_synonyms(
         query,
         thesaurus,
-        lambda stem: _known(searcher, stem),
+        known,
         # A definition's word found in most entries says nothing about which one is meant.
         lambda stem: 0 < reader.doc_frequency(TEXT, stem) <= half,
+        used,
     )
     near = proximity(query, lambda stem: searcher.reader().doc_frequency(TEXT, stem))
     return _ranked(expanded, near), suggestion, explained

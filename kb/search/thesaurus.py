@@ -6,8 +6,8 @@ finds its spelled-out form and back). Members are stemmed like the index; a memb
 words is searched as a phrase, and a run of query words that spells one finds the others.
 
 A glossary term also lends its definition's words (``meanings``): a term typed that no entry
-uses ("SFTP", when entries say "transfer method") is searched by what the glossary says it
-means, so a curator's definition keeps such a search from finding nothing.
+uses in any of its forms ("SFTP", when entries say "transfer method") is searched by what the
+glossary says it means, so a curator's definition keeps such a search from finding nothing.
 
 The glossary changes while the app runs: ``GlossaryThesaurus.current`` compares a cheap
 generation of the glossary table (its row count and newest ``updated_at``) at most every
