@@ -661,8 +661,10 @@ def raise_dispute(
 ) -> BucpDispute:
     """Record a dispute over the BUCP (what is disputed, and when it was raised)."""
     description = description.strip()
-    if not description or len(description) > MAX_TEXT:
+    if not description:
         raise BucpInputError("Describe what is disputed.", "description")
+    if len(description) > MAX_TEXT:
+        raise BucpInputError(f"A description holds up to {MAX_TEXT:,} characters.", "description")
     dispute = BucpDispute(
         raised_at=_day(on, now or utcnow()), description=description, recorded_by=actor
     )
@@ -689,8 +691,10 @@ def resolve_dispute(
     if dispute.resolved_at is not None:
         raise Conflict("This dispute is already resolved.")
     resolution = resolution.strip()
-    if not resolution or len(resolution) > MAX_TEXT:
+    if not resolution:
         raise BucpInputError("Say how the dispute was resolved.", "resolution")
+    if len(resolution) > MAX_TEXT:
+        raise BucpInputError(f"A resolution holds up to {MAX_TEXT:,} characters.", "resolution")
     at = _day(on, now or utcnow())
     if at.date() < dispute.raised_at.date():
         raise BucpInputError("A dispute cannot be resolved before it was raised.", "on")

@@ -227,6 +227,8 @@ def _context(bucp: Bucp, **extra: Any) -> dict[str, Any]:
         "requirements": services.REQUIREMENTS,
         "attachment_limit": attachments.human_size(_attachment_limit()),
         "messages": extra.get("messages", {}),
+        # the placeholder values as posted, when refused: the form shows them again
+        "typed_values": extra.get("typed_values", {}),
         **forms,
     }
 
@@ -319,7 +321,7 @@ def placeholders(bucp_id: int) -> ResponseReturnValue:
     try:
         services.save_placeholders(db.session, bucp, values, actor=viewer())
     except services.BucpInputError as exc:
-        return _refused(bucp, "bucp-placeholders", 422, exc.message)
+        return _refused(bucp, "bucp-placeholders", 422, exc.message, typed_values=values)
     return _done(bucp, "bucp-placeholders", "Placeholder values saved.")
 
 
