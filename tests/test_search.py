@@ -276,6 +276,23 @@ def test_query_language(app):
         assert typo.ids == [snippet.id] and typo.suggestion == "quarterly"
 
 
+def test_a_program_name_with_a_comma_is_one_value(app):
+    with app.app_context():
+        housing = _create(program="Housing, Homelessness and Care", title="Shelter data")
+        _create(program="Housing", title="Rent data")
+        _create(program="Care", title="Care data")
+        db.session.commit()
+        filtered = search.search(
+            db.session, q="data", filters={"program": ["housing, homelessness and care"]}
+        )
+        assert filtered.ids == [housing.id]
+        assert search.search(db.session, q='program:"Housing, Homelessness and Care"').ids == [
+            housing.id
+        ]
+        counted = search.search(db.session, q="data", facets=True).facets["program"]
+        assert sorted(value.count for value in counted) == [1, 1, 1]
+
+
 def test_highlights_escape_everything_but_mark(app):
     with app.app_context():
         _create(body="Use <b>bold</b> & the transfer <script>alert(1)</script> plan.")

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from whoosh.analysis import Analyzer
+from whoosh.analysis import IDTokenizer
+from whoosh.analysis import LowercaseFilter
 from whoosh.analysis import StemmingAnalyzer
+from whoosh.analysis import StripFilter
 from whoosh.analysis import Token
 from whoosh.fields import DATETIME
 from whoosh.fields import ID
@@ -30,7 +33,7 @@ from kb.markdown import markdown_to_text
 from kb.models import Entry
 
 #: Bump when the schema changes: an index with another version is rebuilt on open.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 #: The key of the one document that records the index's own state.
 META_KEY = "meta:index"
 #: The keyword fields facets are counted on.
@@ -132,7 +135,8 @@ def build_schema() -> Schema:
         tags=KEYWORD(commas=True, lowercase=True, vector=True),
         categories=KEYWORD(commas=True, lowercase=True, vector=True),
         plays=KEYWORD(commas=True, vector=True),
-        program=KEYWORD(commas=True, lowercase=True, vector=True),
+        # One value, the whole name (a program's name may hold a comma).
+        program=KEYWORD(analyzer=IDTokenizer() | StripFilter() | LowercaseFilter(), vector=True),
         updated=DATETIME(sortable=True),
         verified=DATETIME(sortable=True),
         # Staleness depends on "now", so it is decided at query time (see ``kb.search.scoring``).
