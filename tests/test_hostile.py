@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -140,6 +141,35 @@ def assert_safe_json(response: Any, *, allowed: tuple[int, ...] = (200,)) -> Any
     return data
 
 
+class _Text(HTMLParser):
+    """The text a reader sees, the values of text fields included (references resolved)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "input" and values.get("type", "text") in {"text", "search"}:
+            self.parts.append(f" {values.get('value') or ''} ")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def squeezed(text: str) -> str:
+    """``text`` as the web boundary stores it (no control characters), whitespace collapsed."""
+    return " ".join(_CONTROL.sub("", text).split())
+
+
+def page_text(html: str) -> str:
+    """The text of a page, whitespace collapsed: a stored value shows in it as ``squeezed``."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return " ".join("".join(parser.parts).split())
+
+
 def _clip(payload: str, limit: int) -> str:
     return payload[:limit]
 
@@ -153,14 +183,19 @@ def post_accepted(
     full: dict[str, Any],
     clipped: dict[str, Any],
     too_long: str | None = None,
+    *,
+    says: str | None = None,
 ) -> Any:
     """Post ``full``; if refused (422) the page must be safe (and, given ``too_long``, that
-    payload must be one of ``TOO_LONG``), then ``clipped`` must be accepted (303)."""
+    payload must be one of ``TOO_LONG``; given ``says``, the page must say it, a clear
+    message such as "characters"), then ``clipped`` must be accepted (303)."""
     response = client.post(url, data=full)
     if response.status_code == 422:
-        assert_safe(response, allowed=(422,))  # the form comes back with the input kept
+        html = assert_safe(response, allowed=(422,))  # the form comes back with the input kept
         if too_long is not None:
             assert too_long in TOO_LONG
+        if says is not None:
+            assert says in page_text(html), page_text(html)[:3000]
         response = client.post(url, data=clipped)
     assert response.status_code == 303, response.get_data(as_text=True)[:3000]
     return response
@@ -573,3 +608,338 @@ def test_csv_and_markdown_imports_render_escaped(
         args=["import", "--format", "csv", "-"], input='kind,title\nlesson,"' + payload
     )  # an unclosed quote: the record has no body, no category
     assert broken.exit_code == 1 and "Traceback" not in broken.output, broken.output
+
+
+# --- BUCP panels, tags, programs, peer departments: one app for every payload -----------------
+#
+# The corpus × these forms is about 80 cases, and a fresh app pays its warm-up (first renders,
+# first queries) in each, so the tests below share one app per module, with its accounts, one
+# peer department and one BUCP. Each case makes rows of its own, named after its payload's
+# key, so that a case can also run alone (``-k``); what earlier cases left (disputes, team
+# members, programs, departments) is on the pages too and must render escaped as well.
+
+
+class Workspace:
+    """The module's app: clients signed in by user name, and the rows every case shares."""
+
+    def __init__(self, app: Flask, department: int, bucp: int) -> None:
+        self.app = app
+        self.department = department
+        self.bucp = bucp
+
+    def client(self, username: str | None) -> FlaskClient:
+        """A client signed in as ``username`` (``None``: anonymous)."""
+        from tests.conftest import PASSWORD
+
+        client = self.app.test_client()
+        if username:
+            response = client.post("/login", data={"username": username, "password": PASSWORD})
+            assert response.status_code == 303, response.get_data(as_text=True)
+        return client
+
+    def entry(self, **fields: Any) -> int:
+        """A published lesson whose body has the word ``taxonomybody``; its id."""
+        from kb.entries.services import create_entry
+        from kb.entries.validation import taxonomy_lookups
+        from kb.entries.validation import validate_record
+        from kb.seed import system_user
+
+        record = {"kind": "lesson", "title": "Taxonomy lesson", "body": "Body taxonomybody."}
+        record |= {"categories": ["security-reviews"], "status": "published", **fields}
+        with self.app.app_context():
+            clean = validate_record(record, taxonomy_lookups(db.session))
+            made = create_entry(db.session, clean, author=system_user(db.session))
+            db.session.commit()
+            return made.id
+
+
+@pytest.fixture(scope="module")
+def workspace(_empty_sqlite: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """The module's app (SQLite, like the rest of this module), with the accounts of
+    ``users``, a peer department, and a BUCP of cora's naming it as the data provider whose
+    "use case description" section uses the placeholder ``{{ requester }}``."""
+    from kb.auth.services import create_user
+    from kb.bucps import services as bucp_services
+    from tests.conftest import PASSWORD
+    from tests.conftest import _empty_app
+
+    app = _empty_app(
+        _empty_sqlite, tmp_path_factory.mktemp("workspace"), SEARCH_INDEX_IN_MEMORY=True
+    )
+    with app.app_context():
+        people = {
+            username: create_user(db.session, username, role=role, password=PASSWORD)
+            for username, role in (("cora", "contributor"), ("cu", "curator"), ("ad", "admin"))
+        }
+        provider = Department(name="Department of Hostile Inputs", abbreviation="DHI")
+        db.session.add(provider)
+        db.session.flush()
+        made = bucp_services.create_bucp(
+            db.session,
+            {
+                "title": "Hostile workspace",
+                "program": "Workspace program",
+                "provider_id": provider.id,
+            },
+            creator=people["cora"],
+        )
+        section = bucp_services.get_section(made, "use-case-description")
+        section.text = "Requested by {{ requester }} for the review."
+        db.session.commit()
+        found = Workspace(app, provider.id, made.id)
+    yield found
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _panel(name: str) -> dict[str, str]:
+    """The headers of an htmx post from a panel of the BUCP page (the panel comes back alone)."""
+    return {"HX-Request": "true", "HX-Target": name}
+
+
+#: Appended to a payload to make it too long for any field these tests post.
+TOO_MUCH = " " + "x" * 20_000
+
+
+def refused_and_kept(response: Any, says: str, typed: str) -> str:
+    """A safe 422 that says why (``says``) and shows what was typed (its first 200 characters,
+    as the web boundary keeps them), so nothing typed is lost."""
+    text = page_text(assert_safe(response, allowed=(422,)))
+    assert says in text, text[:3000]
+    assert squeezed(typed[:200]) in text, "the typed text is not kept"
+    return text
+
+
+def _docx_text(data: bytes) -> str:
+    """The text of a Word document's body (tables included), whitespace collapsed; it must be
+    a sound zip whose document and properties parse as XML."""
+    import io
+    import zipfile
+    from xml.etree import ElementTree
+
+    word = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        ElementTree.fromstring(archive.read("docProps/core.xml"))
+        body = ElementTree.fromstring(archive.read("word/document.xml"))
+    paragraphs = body.iter(f"{word}p")
+    texts = ["".join(run.text or "" for run in p.iter(f"{word}t")) for p in paragraphs]
+    return " ".join(" ".join(texts).split())
+
+
+def _export_docx(client: FlaskClient, bucp_id: int) -> str:
+    response = client.get(f"/bucps/{bucp_id}/export")
+    assert response.status_code == 200, response.get_data()[:2000]
+    assert response.mimetype.endswith("wordprocessingml.document")
+    return _docx_text(response.get_data())
+
+
+@PAYLOADS
+def test_bucp_team_placeholders_and_disputes_render_escaped(
+    workspace: Workspace, name: str
+) -> None:
+    """The panel forms of the BUCP page:
+
+    - team: an unknown user name is refused and quoted back; a member whose display name is
+      the payload (the admin form takes any text) is listed;
+    - placeholders: a value is kept in its field, filled into the previews and the Word export;
+    - disputes: a description and its resolution.
+
+    A value too long for its field is refused with a 422 that says so and keeps what was typed.
+    """
+    from kb.auth.services import find_user
+    from kb.models import Bucp
+    from kb.models import BucpDispute
+
+    payload, app, bucp = HOSTILE[name], workspace.app, workspace.bucp
+    cora = workspace.client("cora")
+
+    team = f"/bucps/{bucp}/team"
+    refused = cora.post(team, data={"username": payload}, headers=_panel("bucp-team"))
+    refused_and_kept(refused, "no active account", payload)
+    account = {"username": f"member-{name}", "role": "contributor"}
+    account |= {"password": "correct horse battery", "confirm": "correct horse battery"}
+    post_accepted(
+        workspace.client("ad"),
+        "/admin/users",
+        {**account, "display_name": payload},
+        {**account, "display_name": payload[:200]},
+        name,
+    )
+    with app.app_context():
+        label = find_user(db.session, f"member-{name}").label
+    added = cora.post(team, data={"username": f"member-{name}"}, headers=_panel("bucp-team"))
+    assert squeezed(label) + " joined the team." in page_text(assert_safe(added))
+
+    placeholders = f"/bucps/{bucp}/placeholders"
+    typed = payload + TOO_MUCH
+    refused = cora.post(placeholders, data={"value-requester": typed})
+    refused_and_kept(refused, "2,000 characters", typed)
+    post_accepted(
+        cora,
+        placeholders,
+        {"value-requester": payload},
+        {"value-requester": payload[:2000]},
+        name,
+        says="2,000 characters",
+    )
+
+    disputes = f"/bucps/{bucp}/disputes"
+    typed = f"Disputed ({name}): {payload}"
+    refused = cora.post(
+        disputes, data={"description": typed + TOO_MUCH}, headers=_panel("bucp-disputes")
+    )
+    refused_and_kept(refused, "20,000 characters", typed)
+    post_accepted(
+        cora,
+        disputes,
+        {"description": typed},
+        {"description": typed[:19_000]},
+        name,
+        says="20,000 characters",
+    )
+    with app.app_context():
+        dispute_id = db.session.scalar(
+            select(BucpDispute.id)
+            .where(BucpDispute.bucp_id == bucp)
+            .order_by(BucpDispute.id.desc())
+        )
+    resolve = f"{disputes}/{dispute_id}/resolve"
+    typed = "Resolved: " + payload
+    refused = cora.post(
+        resolve, data={"resolution": typed + TOO_MUCH}, headers=_panel("bucp-disputes")
+    )
+    refused_and_kept(refused, "20,000 characters", typed)
+    post_accepted(
+        cora,
+        resolve,
+        {"resolution": typed},
+        {"resolution": typed[:19_000]},
+        name,
+        says="20,000 characters",
+    )
+
+    with app.app_context():
+        values = {row.name: row.value for row in db.session.get(Bucp, bucp).placeholders}
+        dispute = db.session.get(BucpDispute, dispute_id)
+        shown = [label, values["requester"], dispute.description, dispute.resolution]
+    assert not any(_CONTROL.search(text) for text in shown), shown
+    assert squeezed(values["requester"]) == squeezed(payload[:2000])  # nothing else lost
+    page = page_text(assert_safe(cora.get(f"/bucps/{bucp}")))
+    assert "1 of 1 filled" in page
+    assert [squeezed(text) in page for text in shown] == [True] * 4
+    assert_safe(cora.get(f"/bucps/{bucp}/sections/use-case-description"))  # the filled preview
+    assert squeezed(values["requester"]) in _export_docx(cora, bucp)
+
+
+def _found_by_facet(reader: FlaskClient, entry_id: int, key: str, value: str) -> None:
+    """Search with the facet ``key=value`` finds the entry alone, on the page and in the API,
+    and the facets (labels and links) render escaped."""
+    params = {"q": "taxonomybody", key: value}
+    html = assert_safe(reader.get("/search", query_string=params))
+    data = assert_safe_json(reader.get("/api/v1/search", query_string=params))
+    labels = [item["label"] for item in data["facets"].get(key, []) if item["selected"]]
+    found = [result["id"] for result in data["results"]]
+    assert found == [entry_id], (key, value, labels)  # a name with a comma is one value
+    assert f"/entries/{entry_id}" in html
+    assert labels == [squeezed(value)], labels
+    assert squeezed(value) in page_text(html)  # the facet's label
+
+
+@PAYLOADS
+def test_tag_and_program_renames_render_escaped(workspace: Workspace, name: str) -> None:
+    """A curator renames an entry's tag and its program to the payload (the tag's name led by
+    the payload's key, so that no two cases normalise alike), and adds a program named after it.
+    The tag takes its normalised form; a name too long is refused with a 422 that quotes it
+    back. The entry is re-indexed: its page, its tag's page and search by either facet (page
+    and API) show the new names escaped."""
+    from kb.models import Program
+    from kb.models import Tag
+
+    payload, app = HOSTILE[name], workspace.app
+    entry_id = workspace.entry(tags=[f"old-tag-{name}"], program=f"Old program {name}")
+    with app.app_context():
+        tag_id = db.session.scalar(select(Tag.id).where(Tag.name == f"old-tag-{name}"))
+        program_id = db.session.scalar(
+            select(Program.id).where(Program.name == f"Old program {name}")
+        )
+    curator = workspace.client("cu")
+
+    rename = f"/taxonomy/tags/{tag_id}/rename"
+    typed = f"{name} {payload}"
+    refused_and_kept(curator.post(rename, data={"name": typed + TOO_MUCH}), "characters", typed)
+    post_accepted(curator, rename, {"name": typed}, {"name": typed[:64]}, says="characters")
+    with app.app_context():
+        tag_name = db.session.get(Tag, tag_id).name
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", tag_name), tag_name
+    assert_safe(curator.get(f"/taxonomy/tags/{tag_id}"))
+    assert tag_name in page_text(
+        assert_safe(curator.get("/taxonomy/tags", query_string={"q": name}))
+    )
+    nothing = {"q": "zz " + payload[:60]}  # no tag starts with it: the filter is quoted back
+    assert_safe(curator.get("/taxonomy/tags", query_string=nothing))
+
+    def program(prefix: str, limits: bool) -> dict[str, str]:
+        return {
+            "name": prefix + (payload[:100] if limits else payload),
+            "description": payload[:2000] if limits else payload,
+        }
+
+    added = program("Added ", limits=True)
+    post_accepted(curator, "/taxonomy/programs", program("Added ", False), added, says="characters")
+    url = f"/taxonomy/programs/{program_id}"
+    typed = "Renamed " + payload
+    refused_and_kept(curator.post(url, data={"name": typed + TOO_MUCH}), "characters", typed)
+    renamed = program("Renamed ", limits=True)
+    post_accepted(curator, url, program("Renamed ", False), renamed, says="characters")
+    with app.app_context():
+        names = set(db.session.scalars(select(Program.name)))
+        assert db.session.get(Program, program_id).name == squeezed(renamed["name"])
+    assert {squeezed(added["name"]), squeezed(renamed["name"])} <= names
+    listing = page_text(assert_safe(curator.get("/taxonomy/programs")))
+    assert all(stored in listing for stored in names)
+    assert squeezed(renamed["name"]) in page_text(assert_safe(curator.get(url)))
+
+    reader = workspace.client(None)
+    page = page_text(assert_safe(reader.get(f"/entries/{entry_id}")))
+    assert tag_name in page and squeezed(renamed["name"]) in page
+    assert f"/entries/{entry_id}" in assert_safe(reader.get(f"/tags/{tag_name}"))
+    _found_by_facet(reader, entry_id, "tag", tag_name)
+    _found_by_facet(reader, entry_id, "program", squeezed(renamed["name"]))
+
+
+@PAYLOADS
+def test_department_create_and_rename_render_escaped(workspace: Workspace, name: str) -> None:
+    """A curator adds a peer department named after the payload (its abbreviation too), and
+    renames to it the one the BUCP names as its data provider: the taxonomy pages, the BUCP
+    page and the BUCP form's choices show the names escaped."""
+    payload, app, department = HOSTILE[name], workspace.app, workspace.department
+    curator = workspace.client("cu")
+
+    def department_form(prefix: str, limits: bool) -> dict[str, str]:
+        return {
+            "name": prefix + (payload[:180] if limits else payload),
+            "abbreviation": payload[:32] if limits else payload,
+        }
+
+    added = department_form("Added ", limits=True)
+    post_accepted(
+        curator, "/taxonomy/departments", department_form("Added ", False), added, says="characters"
+    )
+    url = f"/taxonomy/departments/{department}"
+    typed = "Renamed " + payload
+    refused_and_kept(curator.post(url, data={"name": typed + TOO_MUCH}), "characters", typed)
+    renamed = department_form("Renamed ", limits=True)
+    post_accepted(curator, url, department_form("Renamed ", False), renamed, says="characters")
+    with app.app_context():
+        rows = db.session.scalars(select(Department)).all()
+        names = {row.name for row in rows} | {row.abbreviation for row in rows}
+        assert db.session.get(Department, department).name == squeezed(renamed["name"])
+
+    listing = page_text(assert_safe(curator.get("/taxonomy/departments")))
+    assert all(stored in listing for stored in names), names
+    assert squeezed(renamed["name"]) in page_text(assert_safe(curator.get(url)))
+    cora = workspace.client("cora")
+    assert squeezed(renamed["name"]) in page_text(assert_safe(cora.get(f"/bucps/{workspace.bucp}")))
+    assert_safe(cora.get("/bucps/new"))  # the data provider's choices
