@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Worker processes for `make test` (pytest-xdist); 0 runs the suite in make's own pytest.
+TEST_WORKERS ?= 2
 BIN    := $(VENV)/bin
 
 .PHONY: run test test-postgres lint format check-python clean
@@ -13,7 +15,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The database-facing tests (marker `postgres`, listed in tests/conftest.py) again on
 # PostgreSQL. TEST_DATABASE_URL names an existing database the tests may create schemas in;
