@@ -494,6 +494,35 @@ def test_dispute_mediation_and_approval(app, users, login, new_bucp):
     assert "Too many data elements." in page and "Aggregated to county." in page
 
 
+def test_a_refused_dispute_form_is_shown_open_with_what_was_typed(app, users, login, new_bucp):
+    bucp_id = new_bucp()
+    client = login("cora")
+    for stage in ("submitted", "legal-review", "security-review", "disputed"):
+        assert move(client, bucp_id, stage).status_code == 303, stage
+    for description in ("First disagreement.", "Second disagreement."):
+        response = client.post(f"/bucps/{bucp_id}/disputes", data={"description": description})
+        assert response.status_code == 303
+    too_long = "Too long " + "x" * 20_000
+    refused = client.post(f"/bucps/{bucp_id}/disputes", data={"description": too_long})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "holds up to 20,000 characters" in html
+    new_form = html[html.index("Record a dispute") - 200 :]
+    assert "<details open>" in new_form and too_long in new_form
+    with app.app_context():
+        first, second = (d.id for d in db.session.get(Bucp, bucp_id).disputes)
+    typed = "Resolved " + "y" * 20_000
+    refused = client.post(f"/bucps/{bucp_id}/disputes/{second}/resolve", data={"resolution": typed})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and html.count(typed) == 1
+    # the form of the dispute being resolved is open; the other one's is closed and empty
+    resolving = html.rfind("<details", 0, html.index(f'id="resolution-{second}"'))
+    assert html.startswith("<details open>", resolving)
+    closed = html.rfind("<details", 0, html.index(f'id="resolution-{first}"'))
+    assert html.startswith("<details>", closed)
+    other = re.search(rf'<textarea id="resolution-{first}"[^>]*>([^<]*)</textarea>', html)
+    assert other and other.group(1) == ""
+
+
 def test_htmx_transition_swaps_the_stage_panel_with_real_status(app, users, login, new_bucp):
     bucp_id = new_bucp()
     headers = {"HX-Request": "true", "HX-Target": "bucp-stage"}

@@ -229,6 +229,9 @@ def _context(bucp: Bucp, **extra: Any) -> dict[str, Any]:
         "messages": extra.get("messages", {}),
         # the placeholder values as posted, when refused: the form shows them again
         "typed_values": extra.get("typed_values", {}),
+        # the dispute form refused ("new", or the id of the dispute being resolved): it is
+        # shown open, and only it holds what was typed
+        "refused_dispute": extra.get("refused_dispute"),
         **forms,
     }
 
@@ -341,7 +344,9 @@ def raise_dispute(bucp_id: int) -> ResponseReturnValue:
             actor=viewer(),
         )
     except services.BucpInputError as exc:
-        return _refused(bucp, "bucp-disputes", 422, exc.message, dispute_form=form)
+        return _refused(
+            bucp, "bucp-disputes", 422, exc.message, dispute_form=form, refused_dispute="new"
+        )
     return _done(bucp, "bucp-disputes", "Dispute recorded.")
 
 
@@ -362,7 +367,9 @@ def resolve_dispute(bucp_id: int, dispute_id: int) -> ResponseReturnValue:
             actor=viewer(),
         )
     except services.BucpInputError as exc:
-        return _refused(bucp, "bucp-disputes", 422, exc.message, resolve_form=form)
+        return _refused(
+            bucp, "bucp-disputes", 422, exc.message, resolve_form=form, refused_dispute=dispute_id
+        )
     except Conflict as exc:
         return _refused(bucp, "bucp-disputes", 409, exc.description)
     return _done(bucp, "bucp-disputes", "Resolution recorded.")
