@@ -785,40 +785,23 @@ def test_bucp_team_placeholders_and_disputes_render_escaped(
         says="2,000 characters",
     )
 
+    def dispute_text(url: str, field: str, typed: str) -> None:
+        """Too long: refused with the reason and the text kept; then saved."""
+        refused = cora.post(url, data={field: typed + TOO_MUCH}, headers=_panel("bucp-disputes"))
+        refused_and_kept(refused, "20,000 characters", typed)
+        post_accepted(
+            cora, url, {field: typed}, {field: typed[:19_000]}, name, says="20,000 characters"
+        )
+
     disputes = f"/bucps/{bucp}/disputes"
-    typed = f"Disputed ({name}): {payload}"
-    refused = cora.post(
-        disputes, data={"description": typed + TOO_MUCH}, headers=_panel("bucp-disputes")
-    )
-    refused_and_kept(refused, "20,000 characters", typed)
-    post_accepted(
-        cora,
-        disputes,
-        {"description": typed},
-        {"description": typed[:19_000]},
-        name,
-        says="20,000 characters",
-    )
+    dispute_text(disputes, "description", f"Disputed ({name}): {payload}")
     with app.app_context():
         dispute_id = db.session.scalar(
             select(BucpDispute.id)
             .where(BucpDispute.bucp_id == bucp)
             .order_by(BucpDispute.id.desc())
         )
-    resolve = f"{disputes}/{dispute_id}/resolve"
-    typed = "Resolved: " + payload
-    refused = cora.post(
-        resolve, data={"resolution": typed + TOO_MUCH}, headers=_panel("bucp-disputes")
-    )
-    refused_and_kept(refused, "20,000 characters", typed)
-    post_accepted(
-        cora,
-        resolve,
-        {"resolution": typed},
-        {"resolution": typed[:19_000]},
-        name,
-        says="20,000 characters",
-    )
+    dispute_text(f"{disputes}/{dispute_id}/resolve", "resolution", "Resolved: " + payload)
 
     with app.app_context():
         values = {row.name: row.value for row in db.session.get(Bucp, bucp).placeholders}
