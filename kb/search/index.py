@@ -358,22 +358,22 @@ def _apply(writer: IndexWriter, session: Session, latest: dict[int, str]) -> Non
     document to replace, as this writer's own additions are not in the committed index and
     ``latest`` names each entry once (``_pending_changes``).
     """
-    committed = writer.searcher().reader()
     ids = list(latest)
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
-        upserts = [entity_id for entity_id in chunk if latest[entity_id] != "delete"]
-        found = {entry.id: entry for entry in _load_entries(session, upserts)}
-        for entity_id in chunk:
-            entry = found.get(entity_id)
-            key = entry_key(entity_id)
-            if entry is None:  # deleted, or gone since the event was written
-                writer.delete_by_term("key", key)
-            elif ("key", key) in committed:
-                writer.update_document(**entry_document(entry))
-            else:
-                writer.add_document(**entry_document(entry))
-        session.expunge_all()
+    with writer.reader() as committed:
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            upserts = [entity_id for entity_id in chunk if latest[entity_id] != "delete"]
+            found = {entry.id: entry for entry in _load_entries(session, upserts)}
+            for entity_id in chunk:
+                entry = found.get(entity_id)
+                key = entry_key(entity_id)
+                if entry is None:  # deleted, or gone since the event was written
+                    writer.delete_by_term("key", key)
+                elif ("key", key) in committed:
+                    writer.update_document(**entry_document(entry))
+                else:
+                    writer.add_document(**entry_document(entry))
+            session.expunge_all()
 
 
 def catch_up(

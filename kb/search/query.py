@@ -327,19 +327,30 @@ class _Expander:
                 # "Any word" matching: the words of a known term count only together, so one
                 # common word of "public data" does not pass for the term.
                 typed = Phrase(TEXT, list(member), slop=NEAR_SLOP)
-            others = [
-                _synonym_query(other, length) for other in self.thesaurus.others.get(member, ())
-            ]
-            term, meaning = self.thesaurus.meanings.get(member, ("", ()))
-            meaning = tuple(filter(self.telling, meaning))
             synonyms = self.thesaurus.others.get(member, ())
-            if meaning and not any(map(self.used, (member, *synonyms))):
-                others.append(_meaning_query(meaning, length))
-                if term not in self.explained:
-                    self.explained.append(term)
+            others = [_synonym_query(other, length) for other in synonyms]
+            meaning = self.meaning(member, synonyms, length)
+            if meaning is not None:
+                others.append(meaning)
             out.append(Or([typed, *others]) if others else typed)
             i += length
         return out
+
+    def meaning(
+        self, member: tuple[str, ...], synonyms: Sequence[tuple[str, ...]], typed: int
+    ) -> Query | None:
+        """The definition's words of a glossary term no entry uses in any form (``None`` for
+        a term entries use, or one without telling words); the term is noted in
+        ``explained``."""
+        term, words = self.thesaurus.meanings.get(member, ("", ()))
+        if not words or any(map(self.used, (member, *synonyms))):
+            return None
+        words = tuple(filter(self.telling, words))
+        if not words:
+            return None
+        if term not in self.explained:
+            self.explained.append(term)
+        return _meaning_query(words, typed)
 
     def expand(self, query: Query) -> Query:
         if isinstance(query, (And, Or)) and not isinstance(query, DisjunctionMax):

@@ -217,7 +217,7 @@ def entry_document(entry: Entry) -> dict[str, Any]:
         "tags": _keywords(tag.name for tag in entry.tags),
         "categories": _keywords(category.slug for category in entry.categories),
         "plays": _keywords(str(play.number) for play in entry.plays),
-        "program": _keywords([entry.program.name] if entry.program else []),
+        "program": entry.program.name if entry.program else NO_VALUE,
         "clause_type": _keywords([entry.clause_type.slug] if entry.clause_type else []),
         "updated": entry.updated_at.replace(tzinfo=None),
     }

@@ -102,14 +102,9 @@ def build_thesaurus(
     return Thesaurus({member: tuple(found) for member, found in others.items()}, longest, meanings)
 
 
-def glossary_groups(session: Session) -> list[list[str]]:
-    """Each glossary term with its synonyms, as one group."""
-    rows = session.execute(select(GlossaryTerm.term, GlossaryTerm.synonyms)).all()
-    return [[term, *(synonyms or [])] for term, synonyms in rows]
-
-
 def glossary_definitions(session: Session) -> list[tuple[list[str], str]]:
-    """Each glossary term's members (the term and its synonyms) with its definition."""
+    """Each glossary term's members (the term and its synonyms: one thesaurus group) with its
+    definition."""
     rows = session.execute(
         select(GlossaryTerm.term, GlossaryTerm.synonyms, GlossaryTerm.definition)
     ).all()
@@ -151,11 +146,10 @@ class GlossaryThesaurus:
             with Session(engine) as session:
                 generation = glossary_generation(session)
                 if generation != self._generation:
-                    groups = glossary_groups(session)
+                    definitions = glossary_definitions(session)
+                    groups = [members for members, _ in definitions]
                     thesaurus = build_thesaurus(
-                        [*self.file_groups, *groups],
-                        self.analyzer,
-                        glossary_definitions(session),
+                        [*self.file_groups, *groups], self.analyzer, definitions
                     )
                     with self._lock:
                         self.thesaurus, self._generation = thesaurus, generation
